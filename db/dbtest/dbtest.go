@@ -1,0 +1,236 @@
+// Package dbtest gives tests real PostgreSQL databases: one private server
+// per test binary (or the server of TEST_DATABASE_URL), one migrated
+// template database, and a fresh copy of it for each test.
+package dbtest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"hris/db"
+	"hris/db/pglocal"
+)
+
+var (
+	mu       sync.Mutex
+	server   *pglocal.Server
+	adminURL string // a database on the server we may connect to for CREATE DATABASE
+	template string
+	tmpDir   string
+	counter  atomic.Int64
+)
+
+// Main starts the shared server, runs the tests and stops it. Use it as
+// TestMain: func TestMain(m *testing.M) { dbtest.Main(m) }.
+func Main(m *testing.M) {
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+func stop() {
+	mu.Lock()
+	defer mu.Unlock()
+	if server != nil {
+		_ = server.Stop(10 * time.Second)
+		server = nil
+	}
+	if tmpDir != "" {
+		os.RemoveAll(tmpDir)
+		tmpDir = ""
+	}
+}
+
+// setup starts the server and template on first use, so test binaries that
+// never touch the database pay nothing.
+func setup(t testing.TB) {
+	t.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if template != "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		adminURL = u
+	} else {
+		dir, err := os.MkdirTemp("", "hris-test-pg-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpDir = dir
+		server, err = pglocal.Start(ctx, pglocal.Options{
+			Dir:       filepath.Join(dir, "data"),
+			Throwaway: true,
+			Settings:  map[string]string{"max_connections": "300"},
+		})
+		if err != nil {
+			t.Fatalf("dbtest: start private PostgreSQL: %v", err)
+		}
+		adminURL = server.URL("postgres")
+	}
+	name := fmt.Sprintf("hris_tpl_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	if err := createDatabase(ctx, adminURL, name, ""); err != nil {
+		t.Fatalf("dbtest: create template: %v", err)
+	}
+	if err := Migrate(ctx, WithDatabase(adminURL, name)); err != nil {
+		t.Fatalf("dbtest: migrate template: %v", err)
+	}
+	template = name
+}
+
+// Migrate applies every migration to the database at url.
+func Migrate(ctx context.Context, url string) error {
+	cfg := db.DefaultConfig()
+	cfg.URL = url
+	m, err := db.NewMigrator(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	_, err = m.Up(ctx)
+	return err
+}
+
+// URL returns the URL of a fresh, migrated database that is dropped when
+// the test ends.
+func URL(t testing.TB) string {
+	t.Helper()
+	setup(t)
+	name := fmt.Sprintf("t_%d_%d", os.Getpid(), counter.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := createDatabase(ctx, adminURL, name, template); err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, adminURL)
+		if err != nil {
+			return
+		}
+		defer conn.Close(ctx)
+		_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
+	return WithDatabase(adminURL, name)
+}
+
+// EmptyURL returns a fresh database without any migration applied.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	setup(t)
+	name := fmt.Sprintf("e_%d_%d", os.Getpid(), counter.Add(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := createDatabase(ctx, adminURL, name, ""); err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	return WithDatabase(adminURL, name)
+}
+
+// Config returns the app's default database settings pointed at a fresh
+// database.
+func Config(t testing.TB) db.Config {
+	cfg := db.DefaultConfig()
+	cfg.URL = URL(t)
+	return cfg
+}
+
+// Open returns a DB on a fresh database, closed when the test ends.
+func Open(t testing.TB) *db.DB {
+	t.Helper()
+	return OpenConfig(t, Config(t))
+}
+
+// OpenConfig returns a DB built from cfg, closed when the test ends.
+func OpenConfig(t testing.TB, cfg db.Config) *db.DB {
+	t.Helper()
+	d, err := db.Open(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Close)
+	return d
+}
+
+// Server returns the shared private server, or nil under TEST_DATABASE_URL.
+func Server(t testing.TB) *pglocal.Server {
+	setup(t)
+	return server
+}
+
+// NewServer starts a private server for one test (fault tests stop, freeze
+// and restart it); it is stopped when the test ends. Its "hris" database is
+// migrated. opts.Dir and opts.Throwaway are set here.
+func NewServer(t testing.TB, opts pglocal.Options) (*pglocal.Server, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opts.Dir = filepath.Join(t.TempDir(), "data")
+	opts.Throwaway = true
+	s, err := pglocal.Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("dbtest: start PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Stop(10 * time.Second) })
+	if err := createDatabase(ctx, s.URL("postgres"), "hris", ""); err != nil {
+		t.Fatal(err)
+	}
+	u := s.URL("hris")
+	if err := Migrate(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	return s, u
+}
+
+// WithDatabase returns u with its database name replaced.
+func WithDatabase(u, name string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		panic(err)
+	}
+	p.Path = "/" + name
+	return p.String()
+}
+
+func createDatabase(ctx context.Context, admin, name, tpl string) error {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return fmt.Errorf("connect %s: %w", redact(admin), err)
+	}
+	defer conn.Close(ctx)
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if tpl != "" {
+		sql += " TEMPLATE " + pgx.Identifier{tpl}.Sanitize()
+	}
+	// Copies of one template may collide with another copy starting at the
+	// same moment ("source database is being accessed"); try again briefly.
+	for attempt := 0; ; attempt++ {
+		_, err = conn.Exec(ctx, sql)
+		if err == nil || attempt > 50 || !strings.Contains(err.Error(), "being accessed") {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(bad url)"
+	}
+	return p.Redacted()
+}

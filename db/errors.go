@@ -1,0 +1,97 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrPoolTimeout means no pooled connection became free within the acquire
+// budget (HRIS_DB_ACQUIRE_TIMEOUT): the pool is saturated or the server
+// cannot be reached.
+var ErrPoolTimeout = errors.New("db: timed out waiting for a database connection")
+
+// ErrUnavailable wraps every error that means "the database cannot serve
+// this now, try again shortly" so the web layer can answer 503 in one place.
+var ErrUnavailable = errors.New("db: database unavailable")
+
+type unavailableError struct{ err error }
+
+func (e unavailableError) Error() string { return e.err.Error() }
+func (e unavailableError) Unwrap() []error {
+	return []error{ErrUnavailable, e.err}
+}
+
+// markUnavailable wraps err with ErrUnavailable when it is an outage rather
+// than a bug or bad input.
+func markUnavailable(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) || !isOutage(err) {
+		return err
+	}
+	return unavailableError{err}
+}
+
+// SQLState returns the PostgreSQL error code of err, or "".
+func SQLState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// IsUniqueViolation reports a unique constraint failure, and which one.
+func IsUniqueViolation(err error) (constraint string, ok bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}
+
+// isOutage reports errors that say the server is gone, hung, overloaded or
+// going away, as opposed to errors in the SQL or the data.
+func isOutage(err error) bool {
+	if errors.Is(err, ErrPoolTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	switch code := SQLState(err); {
+	case code == "":
+	case code[:2] == "08", // connection exception
+		code[:2] == "53", // insufficient resources: too many connections, out of memory, disk full
+		code[:2] == "57", // operator intervention: shutdown, cancel, statement timeout
+		code == "40001", code == "40P01", // serialization failure, deadlock (after retries)
+		code == "55P03": // lock not available
+		return true
+	default:
+		return false
+	}
+	return isConnectionLost(err)
+}
+
+// isConnectionLost reports errors of a connection that broke: refused,
+// reset, closed under us, or a pgconn connect failure.
+func isConnectionLost(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	switch SQLState(err) {
+	case "57P01", "57P02", "57P03": // admin shutdown, crash shutdown, cannot connect now
+		return true
+	}
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return true
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr)
+}

@@ -1,0 +1,38 @@
+-- Failed-login throttling, shared by every app instance.
+
+-- ThrottleBlocked returns the blocks still in force among keys, longest first.
+-- name: ThrottleBlocked :many
+SELECT key, blocked_until::timestamptz AS blocked_until
+FROM login_throttle
+WHERE key = ANY(@keys::text[]) AND blocked_until > now()
+ORDER BY blocked_until DESC;
+
+-- ThrottleFailure counts one failure for key within a sliding window and
+-- blocks the key once it reaches max_failures.
+-- name: ThrottleFailure :one
+WITH counted AS (
+    INSERT INTO login_throttle AS t (key, failures, window_start)
+    VALUES (@key, 1, now())
+    ON CONFLICT (key) DO UPDATE SET
+        failures = CASE
+            WHEN t.window_start < now() - make_interval(secs => @window_seconds::float8) THEN 1
+            ELSE t.failures + 1 END,
+        window_start = CASE
+            WHEN t.window_start < now() - make_interval(secs => @window_seconds::float8) THEN now()
+            ELSE t.window_start END
+    RETURNING t.key, t.failures
+)
+UPDATE login_throttle l SET blocked_until = CASE
+        WHEN c.failures >= @max_failures::int THEN now() + make_interval(secs => @block_seconds::float8)
+        ELSE l.blocked_until END
+FROM counted c
+WHERE l.key = c.key
+RETURNING l.failures, l.blocked_until;
+
+-- name: ThrottleReset :exec
+DELETE FROM login_throttle WHERE key = $1;
+
+-- name: ThrottleCleanup :execrows
+DELETE FROM login_throttle
+WHERE window_start < now() - interval '1 day'
+  AND (blocked_until IS NULL OR blocked_until < now());

@@ -62,8 +62,8 @@ func isOutage(err error) bool {
 	switch code := SQLState(err); {
 	case code == "":
 	case code[:2] == "08", // connection exception
-		code[:2] == "53", // insufficient resources: too many connections, out of memory, disk full
-		code[:2] == "57", // operator intervention: shutdown, cancel, statement timeout
+		code[:2] == "53",                 // insufficient resources: too many connections, out of memory, disk full
+		code[:2] == "57",                 // operator intervention: shutdown, cancel, statement timeout
 		code == "40001", code == "40P01", // serialization failure, deadlock (after retries)
 		code == "55P03": // lock not available
 		return true

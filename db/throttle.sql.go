@@ -60,30 +60,28 @@ func (q *Queries) ThrottleCleanup(ctx context.Context) (int64, error) {
 }
 
 const throttleFailure = `-- name: ThrottleFailure :one
-WITH counted AS (
-    INSERT INTO login_throttle AS t (key, failures, window_start)
-    VALUES ($3, 1, now())
-    ON CONFLICT (key) DO UPDATE SET
-        failures = CASE
-            WHEN t.window_start < now() - make_interval(secs => $4::float8) THEN 1
-            ELSE t.failures + 1 END,
-        window_start = CASE
-            WHEN t.window_start < now() - make_interval(secs => $4::float8) THEN now()
-            ELSE t.window_start END
-    RETURNING t.key, t.failures
-)
-UPDATE login_throttle l SET blocked_until = CASE
-        WHEN c.failures >= $1::int THEN now() + make_interval(secs => $2::float8)
-        ELSE l.blocked_until END
-FROM counted c
-WHERE l.key = c.key
-RETURNING l.failures, l.blocked_until
+INSERT INTO login_throttle AS t (key, failures, window_start, blocked_until)
+VALUES ($1, 1, now(),
+        CASE WHEN $2::int <= 1 THEN now() + make_interval(secs => $3::float8) END)
+ON CONFLICT (key) DO UPDATE SET
+    failures = CASE
+        WHEN t.window_start < now() - make_interval(secs => $4::float8) THEN 1
+        ELSE t.failures + 1 END,
+    window_start = CASE
+        WHEN t.window_start < now() - make_interval(secs => $4::float8) THEN now()
+        ELSE t.window_start END,
+    blocked_until = CASE
+        WHEN (CASE WHEN t.window_start < now() - make_interval(secs => $4::float8) THEN 1
+                   ELSE t.failures + 1 END) >= $2::int
+        THEN now() + make_interval(secs => $3::float8)
+        ELSE t.blocked_until END
+RETURNING failures, blocked_until
 `
 
 type ThrottleFailureParams struct {
+	Key           string
 	MaxFailures   int32
 	BlockSeconds  float64
-	Key           string
 	WindowSeconds float64
 }
 
@@ -93,12 +91,12 @@ type ThrottleFailureRow struct {
 }
 
 // ThrottleFailure counts one failure for key within a sliding window and
-// blocks the key once it reaches max_failures.
+// blocks the key once it reaches max_failures, in one atomic upsert.
 func (q *Queries) ThrottleFailure(ctx context.Context, arg ThrottleFailureParams) (ThrottleFailureRow, error) {
 	row := q.db.QueryRow(ctx, throttleFailure,
+		arg.Key,
 		arg.MaxFailures,
 		arg.BlockSeconds,
-		arg.Key,
 		arg.WindowSeconds,
 	)
 	var i ThrottleFailureRow

@@ -8,26 +8,24 @@ WHERE key = ANY(@keys::text[]) AND blocked_until > now()
 ORDER BY blocked_until DESC;
 
 -- ThrottleFailure counts one failure for key within a sliding window and
--- blocks the key once it reaches max_failures.
+-- blocks the key once it reaches max_failures, in one atomic upsert.
 -- name: ThrottleFailure :one
-WITH counted AS (
-    INSERT INTO login_throttle AS t (key, failures, window_start)
-    VALUES (@key, 1, now())
-    ON CONFLICT (key) DO UPDATE SET
-        failures = CASE
-            WHEN t.window_start < now() - make_interval(secs => @window_seconds::float8) THEN 1
-            ELSE t.failures + 1 END,
-        window_start = CASE
-            WHEN t.window_start < now() - make_interval(secs => @window_seconds::float8) THEN now()
-            ELSE t.window_start END
-    RETURNING t.key, t.failures
-)
-UPDATE login_throttle l SET blocked_until = CASE
-        WHEN c.failures >= @max_failures::int THEN now() + make_interval(secs => @block_seconds::float8)
-        ELSE l.blocked_until END
-FROM counted c
-WHERE l.key = c.key
-RETURNING l.failures, l.blocked_until;
+INSERT INTO login_throttle AS t (key, failures, window_start, blocked_until)
+VALUES (@key, 1, now(),
+        CASE WHEN @max_failures::int <= 1 THEN now() + make_interval(secs => @block_seconds::float8) END)
+ON CONFLICT (key) DO UPDATE SET
+    failures = CASE
+        WHEN t.window_start < now() - make_interval(secs => @window_seconds::float8) THEN 1
+        ELSE t.failures + 1 END,
+    window_start = CASE
+        WHEN t.window_start < now() - make_interval(secs => @window_seconds::float8) THEN now()
+        ELSE t.window_start END,
+    blocked_until = CASE
+        WHEN (CASE WHEN t.window_start < now() - make_interval(secs => @window_seconds::float8) THEN 1
+                   ELSE t.failures + 1 END) >= @max_failures::int
+        THEN now() + make_interval(secs => @block_seconds::float8)
+        ELSE t.blocked_until END
+RETURNING failures, blocked_until;
 
 -- name: ThrottleReset :exec
 DELETE FROM login_throttle WHERE key = $1;

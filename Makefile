@@ -1,0 +1,57 @@
+# hris — see README.md. `make run` and `make test` are the two commands.
+SHELL   := /bin/sh
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN     := bin/hris
+
+.PHONY: run test build generate lint migrate bench vendor tools clean
+
+## run: the app on http://localhost:8080 — a private PostgreSQL (hris dev),
+## or the database of DATABASE_URL when it is set.
+run: build
+	@./scripts/need go
+	@if [ -n "$$DATABASE_URL" ]; then \
+		exec ./$(BIN) serve --migrate; \
+	else \
+		./scripts/need initdb postgres && exec ./$(BIN) dev; \
+	fi
+
+## test: every test, against real PostgreSQL and real Chromium.
+test:
+	@./scripts/need go initdb postgres pgbench chromium pgbouncer promtool
+	$(GO) test -count=1 -timeout 25m ./...
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hris
+
+## generate: templ and sqlc output (committed; `make lint` checks drift).
+generate:
+	$(GO) tool templ generate
+	$(GO) tool sqlc generate
+
+## lint: vet, formatting and generated-code drift.
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) tool templ fmt -fail views
+	$(GO) tool templ generate
+	$(GO) tool sqlc generate
+	$(GO) tool sqlc vet
+	@git diff --exit-code -- views db || { echo "generated code is stale: run make generate and commit"; exit 1; }
+
+migrate: build
+	./$(BIN) migrate
+
+## bench: wrk against the app, pgbench against the same SQL, side by side.
+bench: build
+	@./scripts/need initdb postgres pgbench wrk
+	$(GO) run ./bench
+
+## vendor: copy the pinned htmx from npm into static/ (committed).
+vendor:
+	npm install --no-audit --no-fund --ignore-scripts
+	cp node_modules/htmx.org/dist/htmx.min.js static/htmx.min.js
+
+clean:
+	rm -rf bin

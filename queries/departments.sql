@@ -1,0 +1,2 @@
+-- name: DepartmentOptions :many
+SELECT id, name FROM departments ORDER BY lower(name), id;

@@ -1,0 +1,106 @@
+// Package web is the HTTP side of hris: one App whose methods are the
+// handlers, the middleware around them, and the mapping of errors to pages.
+// routes.go lists every URL.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"hris/db"
+)
+
+// Config holds the web settings (see cmd/hris/config.go for their variables).
+type Config struct {
+	CookieSecure       bool
+	SessionIdleTimeout time.Duration
+	SessionLifetime    time.Duration
+	LongQueryThreshold time.Duration
+	PoolLogInterval    time.Duration
+	MetricsToken       string
+	InstanceID         string
+	Version            string
+}
+
+// App holds the dependencies every handler needs.
+type App struct {
+	cfg      Config
+	db       *db.DB // the main pool: every page's work
+	opsDB    *db.DB // a tiny pool for health and ops queries, so they work when the main pool is saturated
+	log      *slog.Logger
+	sessions *scs.SessionManager
+	health   *healthChecker
+	metrics  *metrics
+	sampler  *db.Sampler
+
+	// shuttingDown turns /readyz to 503 so load balancers stop sending new
+	// requests while in-flight ones finish.
+	shuttingDown atomic.Bool
+	// dummyHash is checked against when the email is unknown, so that an
+	// unknown email takes as long as a wrong password.
+	dummyHash string
+}
+
+// New wires an App. database is the main pool; opsDB the small one for
+// health checks and the ops dashboard (it may be the same DB in tests).
+func New(cfg Config, database, opsDB *db.DB, log *slog.Logger) *App {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opsDB == nil {
+		opsDB = database
+	}
+	a := &App{cfg: cfg, db: database, opsDB: opsDB, log: log}
+	a.sessions = newSessionManager(cfg, database)
+	a.sessions.ErrorFunc = a.sessionError
+	a.sampler = db.NewSampler(database.Pool, time.Second, 15*time.Minute)
+	a.health = newHealthChecker(database, opsDB)
+	a.metrics = newMetrics(a)
+	a.dummyHash, _ = HashPassword("not a real password, only something to compare against")
+	return a
+}
+
+// Run starts the background work (pool sampling, session cleanup, pool
+// log lines) and returns when ctx ends.
+func (a *App) Run(ctx context.Context) {
+	go a.sampler.Run(ctx)
+	go db.NewSessionStore(a.db).Cleanup(ctx, 5*time.Minute)
+	if a.cfg.PoolLogInterval > 0 {
+		go a.logPool(ctx, a.cfg.PoolLogInterval)
+	}
+	<-ctx.Done()
+}
+
+// StartShutdown marks the app as draining: /readyz answers 503 from now on.
+func (a *App) StartShutdown() { a.shuttingDown.Store(true) }
+
+// logPool writes one structured line of pool figures every interval, so
+// pool trouble is visible in plain logs without the dashboard.
+func (a *App) logPool(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s := a.db.Pool.Stat()
+		a.log.Info("pool",
+			"total", s.TotalConns(), "acquired", s.AcquiredConns(), "idle", s.IdleConns(),
+			"constructing", s.ConstructingConns(), "max", s.MaxConns(),
+			"acquire_count", s.AcquireCount(), "acquire_ms", s.AcquireDuration().Milliseconds(),
+			"empty_acquire_count", s.EmptyAcquireCount(), "empty_acquire_wait_ms", s.EmptyAcquireWaitTime().Milliseconds(),
+			"canceled_acquire_count", s.CanceledAcquireCount(), "new_conns", s.NewConnsCount(),
+			"lifetime_destroys", s.MaxLifetimeDestroyCount(), "idle_destroys", s.MaxIdleDestroyCount(),
+			"retries", a.db.Retries.Total())
+	}
+}
+
+// Handler returns the HTTP handler with every route and middleware.
+func (a *App) Handler() http.Handler { return a.routes() }

@@ -1,0 +1,87 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+
+	"hris/db"
+	"hris/views/pages"
+)
+
+// retryAfterSeconds is what a 503 asks clients to wait: about how long a
+// restarting PostgreSQL or a saturated pool takes to recover.
+const retryAfterSeconds = 5
+
+// handleError is the one place errors become responses: no rows → 404, an
+// unavailable database → 503, a client that went away → nothing, anything
+// else → 500 with the detail in the log only.
+func (a *App) handleError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		a.notFound(w, r)
+	case errors.Is(err, db.ErrUnavailable):
+		a.dbUnavailable(w, r, err)
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client disconnected; nobody is left to answer.
+		a.log.Debug("request canceled by client", "path", r.URL.Path, "request_id", requestID(r.Context()))
+	default:
+		a.serverError(w, r, err)
+	}
+}
+
+// serverError logs err and answers a generic 500 page: no stack traces or
+// SQL reach the browser.
+func (a *App) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.Error("server error", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
+	a.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
+		"The error has been logged. If it keeps happening, tell an administrator and quote the request ID below.")
+}
+
+// dbUnavailable answers 503 fast with Retry-After when the database cannot
+// serve: pool exhausted, server down, hung or restarting.
+func (a *App) dbUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.Warn("database unavailable", "err", err, "sqlstate", db.SQLState(err), "path", r.URL.Path, "request_id", requestID(r.Context()))
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+	a.errorPage(w, r, http.StatusServiceUnavailable, "The database is not answering right now",
+		"hris could not reach its database in time. Your last change, if any, was not saved unless you saw a confirmation.")
+}
+
+func (a *App) notFound(w http.ResponseWriter, r *http.Request) {
+	a.errorPage(w, r, http.StatusNotFound, "Not found", "There is nothing at this address. It may have been deleted, or the link is wrong.")
+}
+
+func (a *App) forbidden(w http.ResponseWriter, r *http.Request) {
+	a.errorPage(w, r, http.StatusForbidden, "Administrators only",
+		"This page is for administrators. If you need it, ask an administrator to change your role.")
+}
+
+func (a *App) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	a.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This address does not accept that kind of request.")
+}
+
+// crossOriginRefused is the deny handler of http.CrossOriginProtection.
+func (a *App) crossOriginRefused(w http.ResponseWriter, r *http.Request) {
+	a.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	a.errorPage(w, r, http.StatusForbidden, "Request refused",
+		"This form was sent from another site, so it was refused. Open hris directly and try again.")
+}
+
+// sessionError is scs's ErrorFunc: loading or saving a session failed.
+func (a *App) sessionError(w http.ResponseWriter, r *http.Request, err error) {
+	a.handleError(w, r, err)
+}
+
+// errorPage renders an error page with status. htmx requests get the same
+// page; htmx does not swap error responses into the page by default.
+func (a *App) errorPage(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+	e := pages.ErrorView{Status: status, Heading: heading, Message: msg, RequestID: requestID(r.Context())}
+	if status == http.StatusServiceUnavailable {
+		e.RetryAfter = retryAfterSeconds
+	}
+	p := a.basePage(r, heading, "")
+	a.render(w, r, status, pages.Error(p, e))
+}

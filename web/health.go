@@ -1,0 +1,221 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"hris/db"
+)
+
+// requiredTables must exist for the app to work.
+var requiredTables = []string{"users", "sessions", "departments", "employees", "audit_log", "login_throttle"}
+
+const (
+	// healthCacheFor: a flood of probes costs one database round trip a second.
+	healthCacheFor = time.Second
+	// healthBudget bounds a check well inside the 5 s a prober waits.
+	healthBudget = 3 * time.Second
+	// slowPing marks the database degraded when a ping takes longer.
+	slowPing = 250 * time.Millisecond
+)
+
+// Health is the /health/detailed body.
+type Health struct {
+	Success bool         `json:"success"`
+	Status  string       `json:"status"` // healthy, degraded or unhealthy
+	Checks  HealthChecks `json:"checks"`
+	// CheckedAt is when the database was last asked (answers are cached ~1s).
+	CheckedAt time.Time `json:"checked_at"`
+	Instance  string    `json:"instance,omitempty"`
+	Draining  bool      `json:"draining"`
+}
+
+// HealthChecks are the parts of the verdict.
+type HealthChecks struct {
+	Database   DatabaseCheck  `json:"database"`
+	Tables     TablesCheck    `json:"tables"`
+	Migrations MigrationCheck `json:"migrations"`
+}
+
+// DatabaseCheck is the ping and the pool figures.
+type DatabaseCheck struct {
+	Healthy             bool    `json:"healthy"`
+	ResponseTimeMS      float64 `json:"response_time_ms"`
+	PoolSize            int32   `json:"pool_size"`
+	PoolCheckedOut      int32   `json:"pool_checked_out"`
+	PoolIdle            int32   `json:"pool_idle"`
+	PoolTotal           int32   `json:"pool_total"`
+	PoolConstructing    int32   `json:"pool_constructing"`
+	PoolSaturated       bool    `json:"pool_saturated"`
+	EmptyAcquires       int64   `json:"empty_acquires"`
+	EmptyAcquireWaitMS  float64 `json:"empty_acquire_wait_ms"`
+	CanceledAcquires    int64   `json:"canceled_acquires"`
+	Retries             int64   `json:"retries"`
+	AcquireTimeoutMS    int64   `json:"acquire_timeout_ms"`
+	StatementTimeoutMS  int64   `json:"statement_timeout_ms"`
+	Error               string  `json:"error,omitempty"`
+	SlowPingThresholdMS float64 `json:"slow_ping_threshold_ms"`
+}
+
+// TablesCheck lists required tables that are missing.
+type TablesCheck struct {
+	Healthy bool     `json:"healthy"`
+	Missing []string `json:"missing"`
+}
+
+// MigrationCheck compares the schema version with this build's.
+type MigrationCheck struct {
+	Healthy bool   `json:"healthy"`
+	Current int64  `json:"current"`
+	Latest  int64  `json:"latest"`
+	Error   string `json:"error,omitempty"`
+}
+
+// healthChecker runs the database part of the check at most once per
+// healthCacheFor, however many probes arrive (single flight + cache).
+type healthChecker struct {
+	db, ops *db.DB
+	group   singleflight.Group
+	mu      sync.Mutex
+	last    Health
+	lastAt  time.Time
+	// prevEmpty and prevWait detect acquires that waited since the last
+	// check: the pool was saturated in between even if it is not now.
+	prevEmpty int64
+}
+
+func newHealthChecker(main, ops *db.DB) *healthChecker {
+	return &healthChecker{db: main, ops: ops}
+}
+
+// Check returns the cached verdict or makes a new one.
+func (h *healthChecker) Check(ctx context.Context) Health {
+	h.mu.Lock()
+	if !h.lastAt.IsZero() && time.Since(h.lastAt) < healthCacheFor {
+		res := h.last
+		h.mu.Unlock()
+		return res
+	}
+	h.mu.Unlock()
+	v, _, _ := h.group.Do("check", func() (any, error) {
+		// Detached from the first caller: one impatient prober must not
+		// cancel the check everyone else is waiting for.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthBudget)
+		defer cancel()
+		res := h.run(ctx)
+		h.mu.Lock()
+		h.last, h.lastAt = res, time.Now()
+		h.mu.Unlock()
+		return res, nil
+	})
+	return v.(Health)
+}
+
+func (h *healthChecker) run(ctx context.Context) Health {
+	cfg := h.db.Config()
+	res := Health{CheckedAt: time.Now().UTC()}
+	d := &res.Checks.Database
+	d.SlowPingThresholdMS = float64(slowPing.Milliseconds())
+	d.AcquireTimeoutMS = cfg.AcquireTimeout.Milliseconds()
+	d.StatementTimeoutMS = cfg.StatementTimeout.Milliseconds()
+
+	// Ping through the small ops pool: it answers "is the server there?"
+	// even while the main pool is saturated, which is reported separately.
+	rtt, err := h.ops.Ping(ctx, 2*time.Second)
+	d.ResponseTimeMS = float64(rtt.Microseconds()) / 1000
+	d.Healthy = err == nil
+	if err != nil {
+		d.Error = err.Error()
+	}
+
+	s := db.SamplePool(h.db.Pool)
+	d.PoolSize, d.PoolCheckedOut, d.PoolIdle = s.Max, s.Acquired, s.Idle
+	d.PoolTotal, d.PoolConstructing = s.Total, s.Constructing
+	d.EmptyAcquires, d.CanceledAcquires = s.EmptyAcquireCount, s.CanceledAcquireCount
+	d.EmptyAcquireWaitMS = float64(s.EmptyAcquireWait.Microseconds()) / 1000
+	d.Retries = h.db.Retries.Total()
+	h.mu.Lock()
+	waitedSinceLast := h.prevEmpty != 0 && s.EmptyAcquireCount > h.prevEmpty && s.Acquired >= s.Max-1
+	h.prevEmpty = s.EmptyAcquireCount
+	h.mu.Unlock()
+	d.PoolSaturated = s.Acquired >= s.Max || waitedSinceLast
+
+	res.Checks.Tables.Missing = []string{}
+	res.Checks.Migrations.Latest = db.LatestVersion()
+	if d.Healthy {
+		err := h.ops.Read(ctx, func(ctx context.Context, q *db.Queries) error {
+			missing, err := q.MissingTables(ctx, requiredTables)
+			if err != nil {
+				return err
+			}
+			res.Checks.Tables.Missing = missing
+			res.Checks.Migrations.Current, err = q.SchemaVersion(ctx)
+			return err
+		})
+		res.Checks.Tables.Healthy = err == nil && len(res.Checks.Tables.Missing) == 0
+		res.Checks.Migrations.Healthy = err == nil && res.Checks.Migrations.Current >= res.Checks.Migrations.Latest
+		if err != nil {
+			res.Checks.Migrations.Error = err.Error()
+		}
+	}
+
+	switch {
+	case !d.Healthy || !res.Checks.Tables.Healthy || !res.Checks.Migrations.Healthy:
+		res.Status = "unhealthy"
+	case d.PoolSaturated || rtt > slowPing:
+		res.Status = "degraded"
+	default:
+		res.Status = "healthy"
+	}
+	res.Success = res.Status != "unhealthy"
+	return res
+}
+
+// healthLive is liveness: the process answers. It never touches the database,
+// so a database outage does not get healthy app processes restarted.
+func (a *App) healthLive(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// healthReady is readiness: 503 while draining for shutdown, so load balancers
+// take the instance out before it stops. It does not fail on a database
+// outage: every instance shares the database, and pulling all of them out
+// would turn a 503 page with advice into a connection error.
+func (a *App) healthReady(w http.ResponseWriter, r *http.Request) {
+	if a.shuttingDown.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// healthDetailed is the full check: 200 when healthy or degraded, 503 when
+// unhealthy; always within 5 s.
+func (a *App) healthDetailed(w http.ResponseWriter, r *http.Request) {
+	res := a.health.Check(r.Context())
+	res.Instance = a.cfg.InstanceID
+	res.Draining = a.shuttingDown.Load()
+	status := http.StatusOK
+	if !res.Success {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "5")
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, res)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, `{"success":false}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

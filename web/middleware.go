@@ -1,0 +1,277 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/jackc/pgx/v5"
+
+	"hris/db"
+	"hris/views/layouts"
+)
+
+type ctxKey int
+
+const (
+	ctxRequestID ctxKey = iota
+	ctxUser
+	ctxSessionLoaded
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxRequestID).(string)
+	return id
+}
+
+// currentUser is the logged-in user, loaded fresh from the database for
+// this request, or nil.
+func currentUser(ctx context.Context) *layouts.User {
+	u, _ := ctx.Value(ctxUser).(*layouts.User)
+	return u
+}
+
+// withRequestID tags each request with an ID for logs and error pages. A
+// trusted proxy's X-Request-ID is kept so one ID follows the request.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if id == "" || len(id) > 64 {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxRequestID, id)))
+	})
+}
+
+// statusRecorder remembers the status and size of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests writes one line per request and feeds the HTTP metrics.
+// Probes, metrics scrapes and static files log at debug level only.
+func (a *App) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		took := time.Since(start)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		route := routePattern(r)
+		a.metrics.observeRequest(r.Method, route, rec.status, took)
+		level := levelFor(r.URL.Path, rec.status)
+		attrs := []any{
+			"method", r.Method, "path", r.URL.Path, "route", route, "status", rec.status,
+			"ms", float64(took.Microseconds()) / 1000, "bytes", rec.bytes,
+			"request_id", requestID(r.Context()),
+		}
+		if u := currentUser(r.Context()); u != nil {
+			attrs = append(attrs, "user_id", u.ID)
+		}
+		a.log.Log(r.Context(), level, "request", attrs...)
+	})
+}
+
+// recoverPanic turns a panic into a logged 500 page; the server keeps going.
+func (a *App) recoverPanic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			p := recover()
+			if p == nil {
+				return
+			}
+			if p == http.ErrAbortHandler {
+				panic(p) // net/http's way to abort a response; let it do so
+			}
+			a.log.Error("panic", "panic", fmt.Sprint(p), "path", r.URL.Path, "request_id", requestID(r.Context()), "stack", string(debug.Stack()))
+			w.Header().Set("Connection", "close")
+			a.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
+				"The error has been logged. If it keeps happening, tell an administrator and quote the request ID below.")
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets a strict policy: scripts only from our own origin
+// (htmx is served from /static), no framing, no sniffing.
+func (a *App) securityHeaders(next http.Handler) http.Handler {
+	const csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+		"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if a.cfg.CookieSecure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// newSessionManager keeps sessions in PostgreSQL (shared by every instance,
+// surviving restarts) with hashed tokens and a strict cookie.
+func newSessionManager(cfg Config, d *db.DB) *scs.SessionManager {
+	s := scs.New()
+	s.Store = db.NewSessionStore(d)
+	s.HashTokenInStore = true
+	s.IdleTimeout = cfg.SessionIdleTimeout
+	s.Lifetime = cfg.SessionLifetime
+	s.Cookie.Name = "hris_session"
+	s.Cookie.HttpOnly = true
+	s.Cookie.SameSite = http.SameSiteLaxMode
+	s.Cookie.Secure = cfg.CookieSecure
+	s.Cookie.Path = "/"
+	return s
+}
+
+// loadSession loads the scs session, prepared for the store's coalescing
+// of idle-timeout renewals.
+func (a *App) loadSession(next http.Handler) http.Handler {
+	inner := a.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxSessionLoaded, true)))
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(w, r.WithContext(db.WithSessionMemo(r.Context())))
+	})
+}
+
+func (a *App) hasSession(r *http.Request) bool {
+	loaded, _ := r.Context().Value(ctxSessionLoaded).(bool)
+	return loaded
+}
+
+const sessionUserID = "user_id"
+
+// loadUser reads the session's user from the database on every request, so
+// a deactivated user or a changed role takes effect on the next click, on
+// every instance. A session whose user is gone or inactive is destroyed.
+func (a *App) loadUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id := a.sessions.GetInt64(ctx, sessionUserID)
+		if id == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var row db.SessionUserRow
+		err := a.db.Read(ctx, func(ctx context.Context, q *db.Queries) (err error) {
+			row, err = q.SessionUser(ctx, id)
+			return err
+		})
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			a.handleError(w, r, err)
+			return
+		}
+		if errors.Is(err, pgx.ErrNoRows) || !row.IsActive {
+			if err := a.sessions.Destroy(ctx); err != nil {
+				a.handleError(w, r, err)
+				return
+			}
+			a.flash(r, "error", "Your account has been deactivated. Ask an administrator if you think this is a mistake.")
+			a.toLogin(w, r, false)
+			return
+		}
+		u := &layouts.User{ID: row.ID, Name: row.Name, Email: row.Email, Role: row.Role, Department: row.DepartmentName}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxUser, u)))
+	})
+}
+
+// requireLogin sends anonymous visitors to the login page.
+func (a *App) requireLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if currentUser(r.Context()) == nil {
+			a.toLogin(w, r, true)
+			return
+		}
+		// Pages show who is logged in: never let a shared cache keep them.
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireRole answers 403 to users without role.
+func (a *App) requireRole(role string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u := currentUser(r.Context()); u == nil || u.Role != role {
+				a.forbidden(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// toLogin redirects to /login, remembering where the user was going. htmx
+// requests get HX-Redirect, because a 303 would be followed inside the
+// XMLHttpRequest and swap the login page into a panel.
+func (a *App) toLogin(w http.ResponseWriter, r *http.Request, keepNext bool) {
+	target := "/login"
+	if keepNext && r.Method == http.MethodGet && r.URL.Path != "/" && r.URL.Path != "/login" && r.Header.Get("HX-Request") == "" {
+		target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+	}
+	if r.Header.Get("HX-Request") != "" {
+		w.Header().Set("HX-Redirect", target)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	redirect(w, r, target)
+}
+
+// clientIP is the address login throttling counts failures against. It is
+// the TCP peer: forwarded headers are trivially forged, so they are not
+// trusted here.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// safeNext accepts only local paths as a post-login destination, so the
+// login form cannot be used to bounce users to another site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/employees"
+	}
+	return next
+}

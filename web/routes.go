@@ -1,0 +1,54 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes is the whole URL surface of hris.
+func (a *App) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(a.recoverPanic, withRequestID, a.logRequests, a.securityHeaders, a.crossOriginProtection, limitBody)
+	r.NotFound(a.withUser(a.notFound))
+	r.MethodNotAllowed(a.withUser(a.methodNotAllowed))
+
+	// No session, no database: probes, metrics and assets stay cheap and
+	// keep answering when the database does not.
+	r.Get("/health", a.healthLive)
+	r.Get("/livez", a.healthLive)
+	r.Get("/readyz", a.healthReady)
+	r.Get("/health/detailed", a.healthDetailed)
+	r.Method(http.MethodGet, "/metrics", a.metricsHandler())
+	r.Method(http.MethodGet, "/static/*", staticFiles())
+	r.Get("/favicon.ico", faviconRedirect)
+
+	r.Group(func(r chi.Router) {
+		r.Use(a.loadSession, a.loadUser)
+		r.Get("/login", a.loginForm)
+		r.Post("/login", a.loginPost)
+		r.Post("/logout", a.logoutPost)
+
+		// HR staff and administrators.
+		r.Group(func(r chi.Router) {
+			r.Use(a.requireLogin)
+			r.Get("/", home)
+
+			// Administrators only; hr users get a 403 page.
+			r.Group(func(r chi.Router) {
+				r.Use(a.requireRole("admin"))
+				r.Get("/users", a.userList)
+				r.Get("/users/new", a.userNew)
+				r.Post("/users", a.userCreatePost)
+				r.Get("/users/{id}/deactivate", a.userDeactivateConfirm)
+				r.Post("/users/{id}/deactivate", a.userDeactivatePost)
+				r.Post("/users/{id}/activate", a.userActivatePost)
+				r.Get("/users/{id}/password", a.userPasswordForm)
+				r.Post("/users/{id}/password", a.userPasswordPost)
+			})
+		})
+	})
+	return r
+}
+
+func home(w http.ResponseWriter, r *http.Request) { redirect(w, r, "/employees") }

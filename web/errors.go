@@ -47,7 +47,7 @@ func (a *App) dbUnavailable(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.Warn("database unavailable", "err", err, "sqlstate", db.SQLState(err), "path", r.URL.Path, "request_id", requestID(r.Context()))
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	a.errorPage(w, r, http.StatusServiceUnavailable, "The database is not answering right now",
-		"hris could not reach its database in time. Your last change, if any, was not saved unless you saw a confirmation.")
+		"hris could not reach its database in time. If you were saving a change, it was not saved: go back to the form, where your browser keeps what you typed, and send it again.")
 }
 
 func (a *App) notFound(w http.ResponseWriter, r *http.Request) {
@@ -81,6 +81,9 @@ func (a *App) errorPage(w http.ResponseWriter, r *http.Request, status int, head
 	e := pages.ErrorView{Status: status, Heading: heading, Message: msg, RequestID: requestID(r.Context())}
 	if status == http.StatusServiceUnavailable {
 		e.RetryAfter = retryAfterSeconds
+		if r.Method == http.MethodGet {
+			e.RetryURL = r.URL.RequestURI()
+		}
 	}
 	p := a.basePage(r, heading, "")
 	a.render(w, r, status, pages.Error(p, e))

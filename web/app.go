@@ -37,6 +37,7 @@ type App struct {
 	health   *healthChecker
 	metrics  *metrics
 	sampler  *db.Sampler
+	ops      *opsDashboard // the /ops panels' cached readings
 
 	// shuttingDown turns /readyz to 503 so load balancers stop sending new
 	// requests while in-flight ones finish.
@@ -60,6 +61,7 @@ func New(cfg Config, database, opsDB *db.DB, log *slog.Logger) *App {
 	a.sessions.ErrorFunc = a.sessionError
 	a.sampler = db.NewSampler(database.Pool, time.Second, 15*time.Minute)
 	a.health = newHealthChecker(database, opsDB)
+	a.ops = newOpsDashboard(opsDB)
 	a.metrics = newMetrics(a)
 	a.dummyHash, _ = HashPassword("not a real password, only something to compare against")
 	return a

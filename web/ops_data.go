@@ -99,8 +99,10 @@ type opsActivityData struct {
 }
 
 type opsDatabaseData struct {
-	row   db.OpsDatabaseRow
-	rates dbRates
+	row                db.OpsDatabaseRow
+	rates              dbRates
+	commits, rollbacks []float64
+	span               time.Duration
 }
 
 func newOpsDashboard(ops *db.DB) *opsDashboard {
@@ -144,6 +146,8 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		d.mu.Lock()
 		d.dbHistory = addDBSample(d.dbHistory, dbSample{At: time.Now(), OpsDatabaseRow: res.row})
 		res.rates = dbRatesOf(d.dbHistory)
+		res.commits, res.rollbacks = dbSeries(d.dbHistory)
+		res.span = d.dbHistory[len(d.dbHistory)-1].At.Sub(d.dbHistory[0].At)
 		d.mu.Unlock()
 		return res, nil
 	})
@@ -344,5 +348,14 @@ func (a *App) databaseView(ctx context.Context) partials.OpsDatabaseView {
 	v.HaveRecent, v.RecentSpan = rt.HaveRecentCounts, rt.RecentSpan.Round(time.Second)
 	v.RecentDeadlocks, v.RecentTempFiles = rt.RecentDeadlocks, rt.RecentTempFiles
 	v.Database = r.Database
+	v.HistorySpan = data.span.Round(time.Second)
+	v.Commits15 = components.Spark{
+		Values: downsample(data.commits, sparkPoints, mean),
+		Label:  "Commits per second while this dashboard was watched",
+	}
+	v.Rollbacks15 = components.Spark{
+		Values: downsample(data.rollbacks, sparkPoints, mean),
+		Label:  "Rollbacks per second while this dashboard was watched",
+	}
 	return v
 }

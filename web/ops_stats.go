@@ -243,3 +243,17 @@ func cacheHitRatio(hit, read int64) (float64, bool) {
 	}
 	return float64(hit) / float64(hit+read), true
 }
+
+// dbSeries is the commit and rollback rate between each pair of
+// consecutive samples, for the database panel's charts.
+func dbSeries(samples []dbSample) (commits, rollbacks []float64) {
+	for i := 1; i < len(samples); i++ {
+		dt := samples[i].At.Sub(samples[i-1].At).Seconds()
+		if dt <= 0 {
+			continue
+		}
+		commits = append(commits, float64(max(samples[i].XactCommit-samples[i-1].XactCommit, 0))/dt)
+		rollbacks = append(rollbacks, float64(max(samples[i].XactRollback-samples[i-1].XactRollback, 0))/dt)
+	}
+	return commits, rollbacks
+}

@@ -173,3 +173,19 @@ func TestOpsDatabaseRates(t *testing.T) {
 		t.Errorf("hit ratio %v", r)
 	}
 }
+
+func TestSparkDatabaseSeries(t *testing.T) {
+	var h []dbSample
+	for i, c := range []int64{10, 30, 30, 90} {
+		s := dbSample{At: t0.Add(time.Duration(i*2) * time.Second)}
+		s.XactCommit, s.XactRollback = c, int64(i)
+		h = append(h, s)
+	}
+	commits, rollbacks := dbSeries(h)
+	if !slices.Equal(commits, []float64{10, 0, 30}) || !slices.Equal(rollbacks, []float64{0.5, 0.5, 0.5}) {
+		t.Errorf("dbSeries = %v %v", commits, rollbacks)
+	}
+	if c, r := dbSeries(h[:1]); c != nil || r != nil {
+		t.Error("one sample has no series")
+	}
+}

@@ -187,7 +187,7 @@ func TestOpsActivityShowsLongQueryAndCancels(t *testing.T) {
 	}
 
 	// The confirm page (GET, no JavaScript needed) changes nothing.
-	confirm := c.get("/ops/backends/" + pid + "/cancel").expect(t, http.StatusOK).Body
+	confirm := c.get("/ops/backends/"+pid+"/cancel").expect(t, http.StatusOK).Body
 	if !strings.Contains(confirm, "Cancel the query on backend "+pid) || !strings.Contains(confirm, `action="/ops/backends/`+pid+`/cancel"`) {
 		t.Errorf("confirm page:\n%s", confirm)
 	}
@@ -229,7 +229,7 @@ func TestOpsTerminate(t *testing.T) {
 	e.waitActive(s.pid, "SELECT pg_sleep%")
 	pid := strconv.Itoa(int(s.pid))
 
-	confirm := c.get("/ops/backends/" + pid + "/terminate").expect(t, http.StatusOK).Body
+	confirm := c.get("/ops/backends/"+pid+"/terminate").expect(t, http.StatusOK).Body
 	if !strings.Contains(confirm, "Terminate backend "+pid+"?") {
 		t.Errorf("confirm page:\n%s", confirm)
 	}
@@ -283,7 +283,7 @@ func TestOpsRefusesOwnPoolWithoutConsent(t *testing.T) {
 	if !strings.Contains(row, "this app") {
 		t.Errorf("own pooled connection %s not marked as this app:\n%s", p, row)
 	}
-	confirm := c.get("/ops/backends/" + p + "/cancel").expect(t, http.StatusOK).Body
+	confirm := c.get("/ops/backends/"+p+"/cancel").expect(t, http.StatusOK).Body
 	if !strings.Contains(confirm, `name="allow_own"`) || !strings.Contains(confirm, "this is one of hris's own connections — I know") {
 		t.Errorf("confirm page for an own connection lacks the checkbox:\n%s", confirm)
 	}

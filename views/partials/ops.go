@@ -182,6 +182,10 @@ type OpsDatabaseView struct {
 	TempBytes       int64
 	Conflicts       int64
 	StatsReset      *time.Time
+	// History of the time the dashboard has been watched.
+	Commits15   components.Spark
+	Rollbacks15 components.Spark
+	HistorySpan time.Duration
 }
 
 // HitLevel grades the cache hit ratio: an OLTP database should serve
@@ -349,4 +353,38 @@ func Pid(p int32) string { return strconv.FormatInt(int64(p), 10) }
 // BackendURL is the address of an action on a backend.
 func BackendURL(pid int32, action string) string {
 	return "/ops/backends/" + Pid(pid) + "/" + action
+}
+
+// Caption explains the pool panel's time spans.
+func (v OpsPoolView) Caption() string {
+	s := "Rates appear after two samples."
+	if v.HaveRates {
+		s = "Rates and counts over the last " + Span(v.RateSpan) + "."
+	}
+	s += " Charts: last " + Span(v.ChartSpan)
+	if v.ChartStep > time.Second {
+		s += ", one point per " + Span(v.ChartStep)
+	}
+	s += "."
+	if v.AcquireTimeout > 0 {
+		s += " A request that gets no connection within " + Span(v.AcquireTimeout) + " is answered 503."
+	}
+	return s
+}
+
+// Breakdown is the per-instance connection budget: "22 = 20 (HRIS_DB_MAX_CONNS) + 2 (ops pool)".
+func (z OpsSizing) Breakdown() string {
+	s := Int(int64(z.PerInstance)) + " = " + Int(int64(z.MainPool)) + " (HRIS_DB_MAX_CONNS)"
+	if z.OpsPool > 0 {
+		s += " + " + Int(int64(z.OpsPool)) + " (ops pool)"
+	}
+	return s
+}
+
+// InstancesWord is "instance" or "instances".
+func (z OpsSizing) InstancesWord() string {
+	if z.Instances == 1 {
+		return "instance"
+	}
+	return "instances"
 }

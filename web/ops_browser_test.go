@@ -35,7 +35,7 @@ func TestOpsBrowserPollingAndCancel(t *testing.T) {
 	// Two polls later every panel shows a newer reading.
 	waitFor(t, "every panel to be refreshed by its poll", 8*time.Second, func() bool {
 		for _, p := range panels {
-			if *tb.el(p+" header time").MustAttribute("datetime") == *first[p] {
+			if *tb.el(p + " header time").MustAttribute("datetime") == *first[p] {
 				return false
 			}
 		}

@@ -8,6 +8,7 @@ package db
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 const insertAudit = `-- name: InsertAudit :exec
@@ -39,4 +40,118 @@ func (q *Queries) InsertAudit(ctx context.Context, arg InsertAuditParams) error 
 		arg.ClientIp,
 	)
 	return err
+}
+
+const listAudit = `-- name: ListAudit :many
+SELECT id, at, actor_id, actor_email, action, entity, entity_id, before, after, client_ip
+FROM audit_log
+WHERE (at, id) < ($1::timestamptz, $2::bigint)
+  AND ($3::text = '' OR entity = $3)
+  AND ($4::text = '' OR action LIKE $4 || '%')
+  AND ($5::text = '' OR actor_email ILIKE '%' || $5 || '%')
+  AND ($6::timestamptz IS NULL OR at >= $6)
+  AND ($7::timestamptz IS NULL OR at < $7)
+ORDER BY at DESC, id DESC
+LIMIT $8
+`
+
+type ListAuditParams struct {
+	BeforeAt time.Time
+	BeforeID int64
+	Entity   string
+	Action   string
+	Actor    string
+	FromAt   *time.Time
+	ToAt     *time.Time
+	PageSize int32
+}
+
+// ListAudit is one page of the audit log, newest first, after the keyset
+// cursor (@before_at, @before_id); the first page passes a cursor past any
+// row. Empty filters match everything; @action is a prefix ("employee."),
+// @actor a part of the actor's email, @from_at/@to_at bound the time.
+func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLog, error) {
+	rows, err := q.db.Query(ctx, listAudit,
+		arg.BeforeAt,
+		arg.BeforeID,
+		arg.Entity,
+		arg.Action,
+		arg.Actor,
+		arg.FromAt,
+		arg.ToAt,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AuditLog{}
+	for rows.Next() {
+		var i AuditLog
+		if err := rows.Scan(
+			&i.ID,
+			&i.At,
+			&i.ActorID,
+			&i.ActorEmail,
+			&i.Action,
+			&i.Entity,
+			&i.EntityID,
+			&i.Before,
+			&i.After,
+			&i.ClientIp,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const recordAudit = `-- name: RecordAudit :many
+SELECT id, at, actor_id, actor_email, action, entity, entity_id, before, after, client_ip
+FROM audit_log
+WHERE entity = $1 AND entity_id = $2
+ORDER BY at DESC, id DESC
+LIMIT $3
+`
+
+type RecordAuditParams struct {
+	Entity   string
+	EntityID *int64
+	MaxRows  int32
+}
+
+// RecordAudit is the latest history of one record, for its page.
+func (q *Queries) RecordAudit(ctx context.Context, arg RecordAuditParams) ([]AuditLog, error) {
+	rows, err := q.db.Query(ctx, recordAudit, arg.Entity, arg.EntityID, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AuditLog{}
+	for rows.Next() {
+		var i AuditLog
+		if err := rows.Scan(
+			&i.ID,
+			&i.At,
+			&i.ActorID,
+			&i.ActorEmail,
+			&i.Action,
+			&i.Entity,
+			&i.EntityID,
+			&i.Before,
+			&i.After,
+			&i.ClientIp,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

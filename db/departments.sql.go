@@ -7,7 +7,62 @@ package db
 
 import (
 	"context"
+
+	"github.com/google/uuid"
 )
+
+const countDepartmentEmployees = `-- name: CountDepartmentEmployees :one
+SELECT count(*) FROM employees WHERE department_id = $1
+`
+
+func (q *Queries) CountDepartmentEmployees(ctx context.Context, departmentID *int64) (int64, error) {
+	row := q.db.QueryRow(ctx, countDepartmentEmployees, departmentID)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
+const createDepartment = `-- name: CreateDepartment :one
+INSERT INTO departments (name, description, create_key)
+VALUES ($1, $2, $3)
+ON CONFLICT (create_key) DO NOTHING
+RETURNING id, name, description, create_key, version, created_at, updated_at
+`
+
+type CreateDepartmentParams struct {
+	Name        string
+	Description string
+	CreateKey   *uuid.UUID
+}
+
+// CreateDepartment inserts unless the form's idempotency key was used
+// already; then it returns no row and the caller loads the earlier one.
+func (q *Queries) CreateDepartment(ctx context.Context, arg CreateDepartmentParams) (Department, error) {
+	row := q.db.QueryRow(ctx, createDepartment, arg.Name, arg.Description, arg.CreateKey)
+	var i Department
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Description,
+		&i.CreateKey,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const deleteDepartment = `-- name: DeleteDepartment :execrows
+DELETE FROM departments WHERE id = $1
+`
+
+func (q *Queries) DeleteDepartment(ctx context.Context, id int64) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteDepartment, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
 
 const departmentOptions = `-- name: DepartmentOptions :many
 SELECT id, name FROM departments ORDER BY lower(name), id
@@ -36,4 +91,141 @@ func (q *Queries) DepartmentOptions(ctx context.Context) ([]DepartmentOptionsRow
 		return nil, err
 	}
 	return items, nil
+}
+
+const getDepartment = `-- name: GetDepartment :one
+SELECT id, name, description, create_key, version, created_at, updated_at FROM departments WHERE id = $1
+`
+
+func (q *Queries) GetDepartment(ctx context.Context, id int64) (Department, error) {
+	row := q.db.QueryRow(ctx, getDepartment, id)
+	var i Department
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Description,
+		&i.CreateKey,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const getDepartmentByCreateKey = `-- name: GetDepartmentByCreateKey :one
+SELECT id, name, description, create_key, version, created_at, updated_at FROM departments WHERE create_key = $1
+`
+
+func (q *Queries) GetDepartmentByCreateKey(ctx context.Context, createKey *uuid.UUID) (Department, error) {
+	row := q.db.QueryRow(ctx, getDepartmentByCreateKey, createKey)
+	var i Department
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Description,
+		&i.CreateKey,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const getDepartmentForUpdate = `-- name: GetDepartmentForUpdate :one
+SELECT id, name, description, create_key, version, created_at, updated_at FROM departments WHERE id = $1 FOR UPDATE
+`
+
+// GetDepartmentForUpdate locks the row until the transaction ends. FOR
+// UPDATE also makes an employee insert naming this department wait (its
+// foreign key check takes KEY SHARE), so a delete sees a stable count.
+func (q *Queries) GetDepartmentForUpdate(ctx context.Context, id int64) (Department, error) {
+	row := q.db.QueryRow(ctx, getDepartmentForUpdate, id)
+	var i Department
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Description,
+		&i.CreateKey,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const listDepartments = `-- name: ListDepartments :many
+SELECT d.id, d.name, d.description, d.version,
+       (SELECT count(*) FROM employees e WHERE e.department_id = d.id) AS employee_count
+FROM departments d
+ORDER BY lower(d.name), d.id
+`
+
+type ListDepartmentsRow struct {
+	ID            int64
+	Name          string
+	Description   string
+	Version       int32
+	EmployeeCount int64
+}
+
+// ListDepartments is every department with its number of employees
+// (terminated ones included: they still belong to it).
+func (q *Queries) ListDepartments(ctx context.Context) ([]ListDepartmentsRow, error) {
+	rows, err := q.db.Query(ctx, listDepartments)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListDepartmentsRow{}
+	for rows.Next() {
+		var i ListDepartmentsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Description,
+			&i.Version,
+			&i.EmployeeCount,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const updateDepartment = `-- name: UpdateDepartment :one
+UPDATE departments SET name = $1, description = $2,
+    version = version + 1, updated_at = now()
+WHERE id = $3 AND version = $4
+RETURNING id, name, description, create_key, version, created_at, updated_at
+`
+
+type UpdateDepartmentParams struct {
+	Name        string
+	Description string
+	ID          int64
+	Version     int32
+}
+
+func (q *Queries) UpdateDepartment(ctx context.Context, arg UpdateDepartmentParams) (Department, error) {
+	row := q.db.QueryRow(ctx, updateDepartment,
+		arg.Name,
+		arg.Description,
+		arg.ID,
+		arg.Version,
+	)
+	var i Department
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Description,
+		&i.CreateKey,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }

@@ -34,9 +34,31 @@ func (a *App) routes() http.Handler {
 			r.Use(a.requireLogin)
 			r.Get("/", home)
 
+			r.Get("/employees", a.employeeList)
+			r.Get("/employees.csv", a.employeeExport)
+			r.Get("/employees/new", a.employeeNew)
+			r.Post("/employees", a.employeeCreatePost)
+			r.Get("/employees/{id}", a.employeeShow)
+			r.Get("/employees/{id}/edit", a.employeeEdit)
+			r.Post("/employees/{id}", a.employeeEditPost)
+			r.Get("/employees/{id}/terminate", a.employeeTerminate)
+			r.Post("/employees/{id}/terminate", a.employeeTerminatePost)
+
+			r.Get("/departments", a.departmentList)
+			r.Get("/departments/new", a.departmentNew)
+			r.Post("/departments", a.departmentCreatePost)
+			r.Get("/departments/{id}", a.departmentShow)
+			r.Get("/departments/{id}/edit", a.departmentEdit)
+			r.Post("/departments/{id}", a.departmentEditPost)
+			r.Get("/departments/{id}/delete", a.departmentDelete)
+			r.Post("/departments/{id}/delete", a.departmentDeletePost)
+
 			// Administrators only; hr users get a 403 page.
 			r.Group(func(r chi.Router) {
 				r.Use(a.requireRole("admin"))
+				r.Get("/employees/{id}/delete", a.employeeDelete)
+				r.Post("/employees/{id}/delete", a.employeeDeletePost)
+				r.Get("/audit", a.auditList)
 				r.Get("/users", a.userList)
 				r.Get("/users/new", a.userNew)
 				r.Post("/users", a.userCreatePost)

@@ -1,0 +1,151 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"hris/db"
+	"hris/views/pages"
+)
+
+// Helpers shared by the employee, department and audit pages.
+
+// errStale is an edit made on a version that is no longer the saved one.
+var errStale = errors.New("stale version")
+
+// readPlanned runs the queries of a list page in one read-only-in-practice
+// transaction planned for their actual parameters (see UseCustomPlans in
+// queries/employees.sql). A read is safe to repeat, so it runs under
+// InTxIdempotent: every failure that is safe for a read is retried.
+func (a *App) readPlanned(ctx context.Context, fn db.Query) error {
+	return a.db.InTxIdempotent(ctx, func(ctx context.Context, q *db.Queries) error {
+		if err := q.UseCustomPlans(ctx); err != nil {
+			return err
+		}
+		return fn(ctx, q)
+	})
+}
+
+// isPartial reports an htmx request that wants only the swap target. A
+// history restore (back button after the cache was lost) wants the full page.
+func isPartial(r *http.Request) bool {
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-History-Restore-Request") != "true"
+}
+
+// idFromURL parses the {id} path parameter; anything but a positive
+// integer is a record that does not exist.
+func idFromURL(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, pgx.ErrNoRows
+	}
+	return id, nil
+}
+
+// formVersion is the hidden version field of an edit form.
+func formVersion(r *http.Request) (int32, bool) {
+	v, err := strconv.ParseInt(r.PostFormValue("version"), 10, 32)
+	return int32(v), err == nil && v > 0
+}
+
+// idempotencyKey reads the hidden idempotency_key of a create form. A form
+// without one (a script, an old page) gets a fresh key: it is created once
+// but without protection against its own retries. A key that is present
+// but malformed is a broken form and is reported.
+func idempotencyKey(r *http.Request) (uuid.UUID, bool) {
+	s := strings.TrimSpace(r.PostFormValue("idempotency_key"))
+	if s == "" {
+		return uuid.New(), true
+	}
+	k, err := uuid.Parse(s)
+	return k, err == nil
+}
+
+// newIdempotencyKey is the hidden key of a fresh create form.
+func newIdempotencyKey() string { return uuid.NewString() }
+
+const brokenFormMessage = "This form is damaged or out of date. Check the values below and submit again."
+
+// requiredText trims s and checks it is present and at most max characters.
+func requiredText(s string, max int, missing string) (string, string) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return s, missing
+	case utf8.RuneCountInString(s) > max:
+		return s, "Use at most " + strconv.Itoa(max) + " characters."
+	}
+	return s, ""
+}
+
+// optionalText trims s and checks it is at most max characters.
+func optionalText(s string, max int) (string, string) {
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > max {
+		return s, "Use at most " + strconv.Itoa(max) + " characters."
+	}
+	return s, ""
+}
+
+// foreignKeyViolation reports a failed foreign key and its constraint.
+func foreignKeyViolation(err error) (constraint string, ok bool) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return pgErr.ConstraintName, true
+	}
+	return "", false
+}
+
+// encodeCursor and decodeCursor turn a keyset position into an opaque
+// URL-safe token and back.
+func encodeCursor(v any) string {
+	b, _ := json.Marshal(v)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string, v any) bool {
+	if s == "" {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && json.Unmarshal(b, v) == nil
+}
+
+// likeEscape makes s match literally inside a LIKE pattern: % and _ are
+// wildcards and \ is the escape character.
+var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace
+
+// toAuditRows prepares audit entries for display.
+func toAuditRows(rows []db.AuditLog) []pages.AuditRow {
+	out := make([]pages.AuditRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, pages.AuditRow{
+			ID: r.ID, At: r.At, ActorEmail: r.ActorEmail, Action: r.Action, Entity: r.Entity,
+			EntityID: r.EntityID, Before: prettyJSON(r.Before), After: prettyJSON(r.After), ClientIP: r.ClientIp,
+		})
+	}
+	return out
+}
+
+func prettyJSON(b json.RawMessage) string {
+	if len(b) == 0 || string(b) == "null" {
+		return ""
+	}
+	var out bytes.Buffer
+	if json.Indent(&out, b, "", "  ") != nil {
+		return string(b)
+	}
+	return out.String()
+}

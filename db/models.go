@@ -12,6 +12,26 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type AppInstance struct {
+	InstanceID           string
+	Host                 string
+	Version              string
+	ExecMode             string
+	StartedAt            time.Time
+	LastSeen             time.Time
+	StoppedAt            *time.Time
+	MaxConns             int32
+	OpsMaxConns          int32
+	TotalConns           int32
+	AcquiredConns        int32
+	IdleConns            int32
+	AcquireCount         int64
+	EmptyAcquireCount    int64
+	CanceledAcquireCount int64
+	EmptyAcquireWaitMs   float64
+	Retries              int64
+}
+
 type AuditLog struct {
 	ID         int64
 	At         time.Time

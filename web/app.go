@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,9 @@ type Config struct {
 	MetricsToken       string
 	InstanceID         string
 	Version            string
+	// PgBouncerPoolSize, when set, is the number of server connections
+	// PgBouncer may open; the fleet view checks the instances against it.
+	PgBouncerPoolSize int32
 }
 
 // App holds the dependencies every handler needs.
@@ -69,13 +73,28 @@ func New(cfg Config, database, opsDB *db.DB, log *slog.Logger) *App {
 
 // Run starts the background work (pool sampling, session cleanup, pool
 // log lines) and returns when ctx ends.
+//
+// Run returns only when all of it has stopped (the heartbeat's last write
+// included), so the caller may close the pools afterwards.
 func (a *App) Run(ctx context.Context) {
-	go a.sampler.Run(ctx)
-	go db.NewSessionStore(a.db).Cleanup(ctx, 5*time.Minute)
-	if a.cfg.PoolLogInterval > 0 {
-		go a.logPool(ctx, a.cfg.PoolLogInterval)
+	var wg sync.WaitGroup
+	for _, loop := range []func(context.Context){
+		a.sampler.Run,
+		a.heartbeat,
+		func(ctx context.Context) { db.NewSessionStore(a.db).Cleanup(ctx, 5*time.Minute) },
+		func(ctx context.Context) {
+			if a.cfg.PoolLogInterval > 0 {
+				a.logPool(ctx, a.cfg.PoolLogInterval)
+			}
+		},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loop(ctx)
+		}()
 	}
-	<-ctx.Done()
+	wg.Wait()
 }
 
 // StartShutdown marks the app as draining: /readyz answers 503 from now on.

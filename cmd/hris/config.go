@@ -30,6 +30,7 @@ type config struct {
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
 	InstanceID         string
+	PgBouncerPoolSize  int32 // HRIS_PGBOUNCER_POOL_SIZE: server connections PgBouncer may open, for the fleet view's sizing check
 	LogLevel           string
 	LogFormat          string
 }
@@ -166,6 +167,7 @@ func parseConfig(e env, needDB bool) (config, error) {
 	c.SessionLifetime = p.positiveDuration("HRIS_SESSION_LIFETIME", 7*24*time.Hour)
 	host, _ := os.Hostname()
 	c.InstanceID = p.str("HRIS_INSTANCE_ID", host+c.Addr)
+	c.PgBouncerPoolSize = p.int32("HRIS_PGBOUNCER_POOL_SIZE", 0, 0, 100000)
 	c.LogLevel = p.oneOf("HRIS_LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	c.LogFormat = p.oneOf("HRIS_LOG_FORMAT", "text", "text", "json")
 	if p.err != nil {

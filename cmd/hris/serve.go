@@ -109,6 +109,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, migrate bool, read
 		PoolLogInterval:    cfg.PoolLogInterval,
 		MetricsToken:       cfg.MetricsToken,
 		InstanceID:         cfg.InstanceID,
+		PgBouncerPoolSize:  cfg.PgBouncerPoolSize,
 		Version:            version,
 	}, mainDB, opsDB, log)
 
@@ -126,7 +127,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, migrate bool, read
 	}
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBackground()
-	go app.Run(bg)
+	backgroundDone := make(chan struct{})
+	go func() {
+		app.Run(bg)
+		close(backgroundDone)
+	}()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -158,6 +163,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, migrate bool, read
 		log.Warn("http server", "err", err)
 	}
 	stopBackground()
+	<-backgroundDone // the last heartbeat is written before the pools close
 	opsDB.Close()
 	mainDB.Close()
 	log.Info("stopped", "after_ms", time.Since(start).Milliseconds())

@@ -84,9 +84,10 @@ type healthChecker struct {
 	mu      sync.Mutex
 	last    Health
 	lastAt  time.Time
-	// prevEmpty and prevWait detect acquires that waited since the last
-	// check: the pool was saturated in between even if it is not now.
+	// prevEmpty detects acquires that had to wait since the last check:
+	// the pool was saturated in between even if it is not at this moment.
 	prevEmpty int64
+	havePrev  bool
 }
 
 func newHealthChecker(main, ops *db.DB) *healthChecker {
@@ -140,8 +141,8 @@ func (h *healthChecker) run(ctx context.Context) Health {
 	d.EmptyAcquireWaitMS = float64(s.EmptyAcquireWait.Microseconds()) / 1000
 	d.Retries = h.db.Retries.Total()
 	h.mu.Lock()
-	waitedSinceLast := h.prevEmpty != 0 && s.EmptyAcquireCount > h.prevEmpty && s.Acquired >= s.Max-1
-	h.prevEmpty = s.EmptyAcquireCount
+	waitedSinceLast := h.havePrev && s.EmptyAcquireCount > h.prevEmpty && s.Acquired >= s.Max-1
+	h.prevEmpty, h.havePrev = s.EmptyAcquireCount, true
 	h.mu.Unlock()
 	d.PoolSaturated = s.Acquired >= s.Max || waitedSinceLast
 

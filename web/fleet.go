@@ -2,10 +2,12 @@ package web
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"time"
 
 	"hris/db"
+	"hris/views/partials"
 )
 
 // heartbeatEvery is how often an instance reports itself; an instance not
@@ -74,4 +76,59 @@ func (a *App) heartbeat(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// fleetCache reads app_instances at most once a second however many admins
+// watch, like the other /ops panels.
+func newFleetCache(ops *db.DB, d *opsDashboard) *opsCache[[]db.FleetInstancesRow] {
+	return newOpsCache(func(ctx context.Context) (rows []db.FleetInstancesRow, err error) {
+		err = ops.Read(ctx, func(ctx context.Context, q *db.Queries) (err error) {
+			d.statements.Add(1)
+			rows, err = q.FleetInstances(ctx)
+			return err
+		})
+		return rows, err
+	})
+}
+
+// fleetView is the fleet panel: every instance's pool side by side and
+// their sum against the server's (and PgBouncer's) connection limits.
+func (a *App) fleetView(ctx context.Context) partials.OpsFleetView {
+	rows, at, err := a.ops.fleet.get(ctx)
+	v := partials.OpsFleetView{UpdatedAt: at, Self: a.cfg.InstanceID, PgBouncerPool: a.cfg.PgBouncerPoolSize}
+	if err != nil {
+		v.Error = a.opsError("fleet", err)
+		return v
+	}
+	if act, _, err := a.ops.activity.get(ctx); err == nil {
+		v.ServerMax, v.Reserved = act.server.MaxConnections, act.server.ReservedConnections
+	}
+	for _, r := range rows {
+		in := partials.OpsInstance{
+			ID: r.InstanceID, Host: r.Host, Version: r.Version, ExecMode: r.ExecMode,
+			StartedAt: r.StartedAt, SeenAgo: time.Duration(r.SecondsSinceSeen * float64(time.Second)),
+			MaxConns: r.MaxConns, OpsMaxConns: r.OpsMaxConns, Total: r.TotalConns, Acquired: r.AcquiredConns,
+			Idle: r.IdleConns, EmptyAcquires: r.EmptyAcquireCount, Canceled: r.CanceledAcquireCount,
+			WaitMS: r.EmptyAcquireWaitMs, Retries: r.Retries, Self: r.InstanceID == a.cfg.InstanceID,
+		}
+		switch {
+		case r.StoppedAt != nil:
+			in.State = "stopped"
+		case in.SeenAgo > staleAfter:
+			in.State = "stale"
+		default:
+			in.State = "live"
+			v.Live++
+			v.FleetMain += r.MaxConns
+			v.FleetOps += r.OpsMaxConns
+		}
+		v.Instances = append(v.Instances, in)
+	}
+	v.Assess()
+	return v
+}
+
+func (a *App) fleetPartial(w http.ResponseWriter, r *http.Request) {
+	v := a.fleetView(r.Context())
+	a.render(w, r, panelStatus(r, v.Error != ""), partials.OpsFleet(v))
 }

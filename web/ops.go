@@ -29,6 +29,9 @@ func (a *App) opsPage(w http.ResponseWriter, r *http.Request) {
 	for range 3 {
 		<-done
 	}
+	// The fleet panel reuses the activity panel's reading of the server's
+	// limits, so it comes after it.
+	v.Fleet = a.fleetView(ctx)
 	a.render(w, r, http.StatusOK, pages.Ops(a.page(r, "Ops", "ops"), v))
 }
 

@@ -86,6 +86,7 @@ type opsDashboard struct {
 	activity *opsCache[opsActivityData]
 	locks    *opsCache[[]db.OpsBlockedRow]
 	database *opsCache[opsDatabaseData]
+	fleet    *opsCache[[]db.FleetInstancesRow]
 	// statements counts the SQL statements the dashboard ran.
 	statements atomic.Int64
 
@@ -151,6 +152,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		d.mu.Unlock()
 		return res, nil
 	})
+	d.fleet = newFleetCache(ops, d)
 	return d
 }
 

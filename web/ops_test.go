@@ -122,7 +122,7 @@ func TestOpsPageAndPanels(t *testing.T) {
 	page := c.get("/ops").expect(t, http.StatusOK).Body
 	for _, want := range []string{
 		`hx-get="/ops/pool"`, `hx-trigger="every 2s"`, `hx-swap="innerHTML"`,
-		`hx-get="/ops/activity"`, `hx-get="/ops/locks"`, `hx-get="/ops/database"`,
+		`hx-get="/ops/activity"`, `hx-get="/ops/locks"`, `hx-get="/ops/database"`, `hx-get="/ops/fleet"`,
 		// Every panel's first content is rendered with the page.
 		"Connection pool", "<svg", "PostgreSQL sessions", "Blocked queries", "Cache hit ratio",
 		`aria-current="page"`,
@@ -131,8 +131,8 @@ func TestOpsPageAndPanels(t *testing.T) {
 			t.Errorf("/ops lacks %s", want)
 		}
 	}
-	if n := strings.Count(page, `hx-trigger="every 2s"`); n != 4 {
-		t.Errorf("/ops has %d polling panels, want 4", n)
+	if n := strings.Count(page, `hx-trigger="every 2s"`); n != 5 {
+		t.Errorf("/ops has %d polling panels, want 5", n)
 	}
 
 	pool := c.get("/ops/pool", "HX-Request", "true").expect(t, http.StatusOK)
@@ -142,7 +142,7 @@ func TestOpsPageAndPanels(t *testing.T) {
 			t.Errorf("/ops/pool lacks %s:\n%s", want, pool.Body)
 		}
 	}
-	for _, path := range []string{"/ops/activity", "/ops/locks", "/ops/database"} {
+	for _, path := range []string{"/ops/activity", "/ops/locks", "/ops/database", "/ops/fleet"} {
 		r := c.get(path, "HX-Request", "true").expect(t, http.StatusOK)
 		isFragment(t, r)
 		if strings.Contains(r.Body, "notice-bad") {
@@ -396,7 +396,7 @@ func TestOpsAdminOnly(t *testing.T) {
 	e := opsEnv(t)
 	hr := e.loggedIn("hr")
 	anon := e.client()
-	gets := []string{"/ops", "/ops/pool", "/ops/activity", "/ops/locks", "/ops/database", "/ops/backends/1/cancel", "/ops/backends/1/terminate"}
+	gets := []string{"/ops", "/ops/pool", "/ops/activity", "/ops/locks", "/ops/database", "/ops/fleet", "/ops/backends/1/cancel", "/ops/backends/1/terminate"}
 	posts := []string{"/ops/backends/1/cancel", "/ops/backends/1/terminate"}
 	for _, p := range gets {
 		r := hr.get(p).expect(t, http.StatusForbidden)
@@ -439,7 +439,7 @@ func TestOpsDashboardCost(t *testing.T) {
 	for i := range clients {
 		clients[i] = e.loggedIn("admin")
 	}
-	panels := []string{"/ops/pool", "/ops/activity", "/ops/locks", "/ops/database"}
+	panels := []string{"/ops/pool", "/ops/activity", "/ops/locks", "/ops/database", "/ops/fleet"}
 	xacts := func() int {
 		return e.count("SELECT (xact_commit + xact_rollback)::int FROM pg_stat_database WHERE datname = current_database()")
 	}

@@ -19,7 +19,7 @@ run: build
 
 ## test: every test, against real PostgreSQL and real Chromium.
 test:
-	@./scripts/need go initdb postgres pgbench chromium pgbouncer promtool
+	@./scripts/need go initdb postgres chromium pgbouncer promtool
 	$(GO) test -count=1 -timeout 25m ./...
 
 build:

@@ -9,8 +9,9 @@ BIN     := bin/hris
 
 ## run: the app on http://localhost:8080 — a private PostgreSQL (hris dev),
 ## or the database of DATABASE_URL when it is set.
-run: build
+run:
 	@./scripts/need go
+	@$(MAKE) --no-print-directory build
 	@if [ -n "$$DATABASE_URL" ]; then \
 		exec ./$(BIN) serve --migrate; \
 	else \

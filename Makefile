@@ -44,10 +44,12 @@ lint:
 migrate: build
 	./$(BIN) migrate
 
-## bench: wrk against the app, pgbench against the same SQL, side by side.
+## bench: wrk against the app, pgbench against the same SQL, side by side
+## (about two minutes; BENCH_FLAGS="-only list,pgbench -label x" and the
+## like are passed on: go run ./bench -h lists them).
 bench: build
 	@./scripts/need initdb postgres pgbench wrk
-	$(GO) run ./bench
+	$(GO) run ./bench $(BENCH_FLAGS)
 
 ## vendor: copy the pinned htmx from npm into static/ (committed).
 vendor:

@@ -13,6 +13,7 @@ type Field struct {
 	Error        string
 	Hint         string
 	Autocomplete string
+	Placeholder  string
 	Required     bool
 	Options      []Option // for selects
 }

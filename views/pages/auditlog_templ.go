@@ -348,7 +348,7 @@ func AuditList(p layouts.Page, v AuditListView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = components.Input(components.Field{ID: "action", Name: "action", Label: "Action", Value: v.Action, Hint: "Starts with, e.g. employee.", Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Input(components.Field{ID: "action", Name: "action", Label: "Action", Value: v.Action, Placeholder: "e.g. employee.", Autocomplete: "off"}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -528,7 +528,7 @@ func employeeFields(f EmployeeForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Input(components.Field{ID: "hire_date", Name: "hire_date", Label: "Hire date", Type: "date", Value: f.HireDate, Error: f.Errors["hire_date"], Required: true, Hint: "YYYY-MM-DD"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{ID: "hire_date", Name: "hire_date", Label: "Hire date", Type: "date", Value: f.HireDate, Error: f.Errors["hire_date"], Required: true}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -651,7 +651,7 @@ func EmployeeDetail(p layouts.Page, v EmployeeDetailView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "</h1><p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "</h1><p class=\"meta\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

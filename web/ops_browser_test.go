@@ -42,7 +42,7 @@ func TestOpsBrowserPollingAndCancel(t *testing.T) {
 		return true
 	})
 	for _, p := range panels {
-		if n := len(tb.page.MustElements(p + " h2")); n != 1 {
+		if n := len(tb.p().MustElements(p + " h2")); n != 1 {
 			t.Errorf("%s has %d headings after polling, want 1 (a swap nested the panel)", p, n)
 		}
 	}

@@ -137,7 +137,9 @@ func (e *env) newTab(t *testing.T) *tab {
 				for _, a := range ev.Args {
 					parts = append(parts, a.Description+a.Value.String())
 				}
-				tb.fail("console.error: " + strings.Join(parts, " "))
+				if msg := strings.Join(parts, " "); !expectedConsoleError(msg) {
+					tb.fail("console.error: " + msg)
+				}
 			}
 		},
 		func(ev *proto.LogEntryAdded) {
@@ -188,6 +190,15 @@ func (tb *tab) slow(step string, start time.Time) {
 	if d := time.Since(start); d > 3*time.Second {
 		tb.t.Logf("slow browser step (%s): %s", d.Round(time.Millisecond), step)
 	}
+}
+
+// expectedConsoleError filters what htmx logs when the browser aborts a
+// request in flight because the page is being left (a poll on /ops when
+// someone clicks away): "htmx:sendAbort", with the "htmx:afterRequest"
+// that goes with it. A failed request still fails the test through its
+// own message (htmx:sendError, htmx:responseError, htmx:timeout).
+func expectedConsoleError(msg string) bool {
+	return strings.HasPrefix(msg, "htmx:sendAbort") || strings.HasPrefix(msg, "htmx:afterRequest")
 }
 
 func (tb *tab) fail(msg string) {

@@ -471,6 +471,11 @@ func TestBrowserPagesLookFinished(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", p.path, got, p.status)
 		}
 		tb.checkShell(p.title, name, "admin")
+		if p.path == "/audit" {
+			// Open an edit's before-and-after, as someone checking it would.
+			tb.p().MustElementR("tr", "employee.update").MustElement("summary").MustClick()
+			tb.waitJS("the change to open", `document.querySelector("details.change[open] table.changes") !== null`)
+		}
 		if p.shot != "" {
 			tb.screenshot(p.shot)
 		}

@@ -204,6 +204,35 @@ func procCPU(pid int, children bool) (time.Duration, int, error) {
 	return time.Duration(ticks) * clockTick, ppid, nil
 }
 
+// machineBusy is the CPU time all cores spent outside idle and iowait
+// since boot (/proc/stat).
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var ticks int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is in user already
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick
+}
+
+// selfCPU is the bench's own CPU time (the prober runs in it).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // serverCPU is the CPU time of PostgreSQL: the postmaster, its exited
 // children (reaped into its cutime) and its live ones.
 func serverCPU(postmaster int) time.Duration {

@@ -66,7 +66,7 @@ func main() {
 	flag.IntVar(&o.probeRate, "probe-rate", 200, "/health/detailed probes per second while the list is under load")
 	flag.IntVar(&o.employees, "employees", 10000, "employees to seed")
 	flag.StringVar(&o.hris, "hris", "bin/hris", "the hris binary (built when missing)")
-	flag.StringVar(&o.only, "only", "", "comma-separated scenarios to run (list,search,pool,health,overload,probe,pgbench,gobench); default all")
+	flag.StringVar(&o.only, "only", "", "comma-separated scenarios to run (list,gzip,search,pool,health,overload,probe,pgbench,gobench); default all")
 	flag.BoolVar(&o.goBench, "gobench", true, "run the Go micro-benchmarks too")
 	flag.StringVar(&o.results, "results", "bench/results", "directory for the JSON results")
 	flag.StringVar(&o.label, "label", "", "a note stored with the results (what this run measures)")
@@ -151,6 +151,10 @@ type CPUSplit struct {
 	AppCores   float64 `json:"app_cores"`
 	PGCores    float64 `json:"postgres_cores"`
 	LoadCores  float64 `json:"load_generator_cores"`
+	// OtherCores is what everything else on the machine used meanwhile
+	// (other people's tests, say): figures taken next to a busy machine
+	// are not comparable.
+	OtherCores float64 `json:"other_cores"`
 }
 
 // PgbenchRun is pgbench on one page's SQL.
@@ -344,10 +348,6 @@ func run(ctx context.Context, o options) error {
 		app.stop()
 		return fmt.Errorf("session row: %w", err)
 	}
-	if err := conn.QueryRow(ctx, "SELECT id FROM users WHERE email = $1", adminEmail).Scan(&b.params.UserID); err != nil {
-		app.stop()
-		return err
-	}
 	queries, err := loadQueries("db")
 	if err != nil {
 		app.stop()
@@ -397,20 +397,23 @@ func run(ctx context.Context, o options) error {
 		key, name, path string
 		clients         int
 		probe           bool
+		header          string
 	}
+	gzip := "Accept-Encoding: gzip"
 	scens := []scen{
-		{"list", "GET /employees", "/employees", o.clients, false},
-		{"search", "GET " + searchPath, searchPath, o.clients, false},
-		{"pool", "GET /ops/pool", "/ops/pool", o.clients, false},
-		{"health", "GET /health/detailed", "/health/detailed", o.clients, false},
-		{"overload", "GET /employees, pool 20", "/employees", o.overload, false},
-		{"probe", "GET /employees + probes", "/employees", o.clients, true},
+		{"list", "GET /employees", "/employees", o.clients, false, ""},
+		{"gzip", "GET /employees, gzip (as browsers ask)", "/employees", o.clients, false, gzip},
+		{"search", "GET " + searchPath, searchPath, o.clients, false, ""},
+		{"pool", "GET /ops/pool", "/ops/pool", o.clients, false, ""},
+		{"health", "GET /health/detailed", "/health/detailed", o.clients, false, ""},
+		{"overload", "GET /employees, pool 20", "/employees", o.overload, false, ""},
+		{"probe", "GET /employees + probes", "/employees", o.clients, true, ""},
 	}
 	for _, s := range scens {
 		if !o.want(s.key) {
 			continue
 		}
-		sc, err := b.scenario(ctx, s.key, s.path, s.clients, s.probe)
+		sc, err := b.scenario(ctx, s.path, s.clients, s.probe, s.header)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.key, err)
 		}
@@ -631,7 +634,7 @@ func (b *bench) checkStatements(ctx context.Context, conn *pgx.Conn, base, path 
 }
 
 // scenario runs wrk on path against a fresh hris process.
-func (b *bench) scenario(ctx context.Context, key, path string, clients int, withProbe bool) (Scenario, error) {
+func (b *bench) scenario(ctx context.Context, path string, clients int, withProbe bool, header string) (Scenario, error) {
 	sc := Scenario{Path: path, Clients: clients}
 	app, err := b.startHris(ctx)
 	if err != nil {
@@ -639,6 +642,9 @@ func (b *bench) scenario(ctx context.Context, key, path string, clients int, wit
 	}
 	defer app.stop()
 	headers := []string{"Cookie: " + b.cookie}
+	if header != "" {
+		headers = append(headers, header)
+	}
 	target := app.base + path
 	if b.o.warmup > 0 {
 		if _, err := runWrk(ctx, b.wrkLua, target, clients, b.o.warmup, headers); err != nil {
@@ -655,6 +661,7 @@ func (b *bench) scenario(ctx context.Context, key, path string, clients int, wit
 	}
 	appCPU0, _, _ := procCPU(app.pid(), false)
 	pgCPU0 := serverCPU(b.pg.PID())
+	busy0, self0 := machineBusy(), selfCPU()
 	probeDone := make(chan probeResult, 1)
 	if withProbe {
 		go func() { probeDone <- probe(ctx, app.base+"/health/detailed", b.o.probeRate, b.o.duration) }()
@@ -663,12 +670,13 @@ func (b *bench) scenario(ctx context.Context, key, path string, clients int, wit
 	if err != nil {
 		return sc, err
 	}
-	appCPU1, _, _ := procCPU(app.pid(), false)
-	pgCPU1 := serverCPU(b.pg.PID())
 	if withProbe {
 		p := <-probeDone
 		sc.Probe = &p
 	}
+	appCPU1, _, _ := procCPU(app.pid(), false)
+	pgCPU1 := serverCPU(b.pg.PID())
+	busy1, self1 := machineBusy(), selfCPU()
 	after, err := statusCounts(app.base, route)
 	if err != nil {
 		return sc, err
@@ -694,8 +702,19 @@ func (b *bench) scenario(ctx context.Context, key, path string, clients int, wit
 	if w.Requests > 0 {
 		sc.BytesPer = w.Bytes / w.Requests
 	}
-	sc.CPU = split(appCPU1-appCPU0, pgCPU1-pgCPU0, w.CPU, w.Requests, time.Duration(w.DurationUS)*time.Microsecond)
+	load := w.CPU + (self1 - self0)
+	sc.CPU = split(appCPU1-appCPU0, pgCPU1-pgCPU0, load, w.Requests, time.Duration(w.DurationUS)*time.Microsecond)
+	sc.CPU.OtherCores = others(busy1-busy0, appCPU1-appCPU0+pgCPU1-pgCPU0+load, time.Duration(w.DurationUS)*time.Microsecond)
 	return sc, nil
+}
+
+// others is the cores used by other processes: the machine's busy time
+// less ours, over wall.
+func others(busy, ours, wall time.Duration) float64 {
+	if wall <= 0 || busy <= ours {
+		return 0
+	}
+	return (busy - ours).Seconds() / wall.Seconds()
 }
 
 func split(app, pg, load time.Duration, n int64, wall time.Duration) CPUSplit {
@@ -718,6 +737,7 @@ func (b *bench) pgbenchRun(ctx context.Context, name string, ps pageScript, clie
 		}
 	}
 	pg0 := serverCPU(b.pg.PID())
+	busy0 := machineBusy()
 	start := time.Now()
 	res, err := runPgbench(ctx, b.pgbench, b.dir, file, ps.Script, ps.Defs, b.pgopts, b.dbURL, clients, b.o.duration, true)
 	if err != nil {
@@ -725,8 +745,10 @@ func (b *bench) pgbenchRun(ctx context.Context, name string, ps pageScript, clie
 	}
 	wall := time.Since(start)
 	pg1 := serverCPU(b.pg.PID())
+	busy1 := machineBusy()
 	r.TPS, r.P50MS, r.P99MS, r.Failed = res.TPS, res.P50MS, res.P99MS, res.Failed
 	r.CPU = split(0, pg1-pg0, res.CPU, res.Transactions, wall)
+	r.CPU.OtherCores = others(busy1-busy0, pg1-pg0+res.CPU, wall)
 	return r, nil
 }
 
@@ -832,7 +854,8 @@ func printTable(w io.Writer, res Results) {
 	fmt.Fprintf(w, "\n%d cores (%s), %.0f GiB, %s, PostgreSQL %s, %s, %s\n", m.Cores, m.CPU, m.MemoryGiB, m.GoVersion, m.PostgreSQL, m.Wrk, m.Pgbench)
 	fmt.Fprintf(w, "%d employees, pool %d; every run %.0f s after a %.0f s warm-up (short runs: compare like with like), fresh hris per scenario, wrk -t2\n",
 		s.Employees, s.PoolSize, s.DurationS, s.WarmupS)
-	fmt.Fprintf(w, "CPU columns: microseconds of CPU per request spent by hris / PostgreSQL / the load generator (wrk or pgbench)\n\n")
+	fmt.Fprintf(w, "CPU: microseconds of CPU per request spent by hris / PostgreSQL / the load generator (wrk or pgbench);\n")
+	fmt.Fprintf(w, "others: cores used meanwhile by other processes on the machine (figures beside a busy machine are not comparable)\n\n")
 	// Names are padded here so that they stay left-aligned in a table
 	// whose figures are right-aligned.
 	width := len("scenario")
@@ -844,19 +867,19 @@ func printTable(w io.Writer, res Results) {
 	}
 	pad := func(s string) string { return fmt.Sprintf("%-*s", width, s) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, pad("scenario")+"\tclients\treq/s\tp50 ms\tp99 ms\terrors\tpeak RSS MiB\tKiB/resp\tCPU µs hris/pg/load\t")
+	fmt.Fprintln(tw, pad("scenario")+"\tclients\treq/s\tp50 ms\tp99 ms\terrors\tpeak RSS MiB\tKiB/resp\tCPU µs hris/pg/load\tothers\t")
 	for _, sc := range res.Scenarios {
 		errs := sc.Non2xx + sc.SocketErrs
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t%.1f\t%.1f\t%.0f / %.0f / %.0f\t\n", pad(sc.Name), sc.Clients, sc.Rate, sc.P50MS, sc.P99MS,
-			errs, sc.PeakRSSMB, float64(sc.BytesPer)/1024, sc.CPU.AppUS, sc.CPU.PostgresUS, sc.CPU.LoadUS)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t%.1f\t%.1f\t%.0f / %.0f / %.0f\t%.2f\t\n", pad(sc.Name), sc.Clients, sc.Rate, sc.P50MS, sc.P99MS,
+			errs, sc.PeakRSSMB, float64(sc.BytesPer)/1024, sc.CPU.AppUS, sc.CPU.PostgresUS, sc.CPU.LoadUS, sc.CPU.OtherCores)
 		if sc.Probe != nil {
 			p := sc.Probe
-			fmt.Fprintf(tw, "%s\t\t%.0f\t%.2f\t%.2f\t%d\t\t\t\t\n", pad(fmt.Sprintf("  GET /health/detailed at %.0f/s alongside", p.Rate)), p.Rate, p.P50MS, p.P99MS, p.Errors)
+			fmt.Fprintf(tw, "%s\t\t%.0f\t%.2f\t%.2f\t%d\t\t\t\t\t\n", pad(fmt.Sprintf("  GET /health/detailed at %.0f/s alongside", p.Rate)), p.Rate, p.P50MS, p.P99MS, p.Errors)
 		}
 	}
 	for _, p := range res.Pgbench {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t\t\t- / %.0f / %.0f\t\n", pad(pgbenchName(p)), p.Clients, p.TPS, p.P50MS, p.P99MS, p.Failed,
-			p.CPU.PostgresUS, p.CPU.LoadUS)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.2f\t%.2f\t%d\t\t\t- / %.0f / %.0f\t%.2f\t\n", pad(pgbenchName(p)), p.Clients, p.TPS, p.P50MS, p.P99MS, p.Failed,
+			p.CPU.PostgresUS, p.CPU.LoadUS, p.CPU.OtherCores)
 	}
 	tw.Flush()
 	if len(res.Ratios) > 0 {

@@ -812,7 +812,8 @@ SELECT set_config('plan_cache_mode', 'force_custom_plan', true)
 // Employees: the list (browse and search), the record, and its writes.
 //
 // The list queries run with plan_cache_mode = force_custom_plan (see
-// UseCustomPlans): their optional filters ("@status = ” OR ...") fold away
+// UseCustomPlans, which db.ListBatch sends ahead of them in the same round
+// trip): their optional filters ("@status = ” OR ...") fold away
 // only when the planner sees the values, and a generic plan cannot use the
 // trigram index for the search at all (measured 240 ms instead of 9 ms).
 //
@@ -822,8 +823,8 @@ SELECT set_config('plan_cache_mode', 'force_custom_plan', true)
 //
 // The search expression is exactly the one employees_search_idx is built
 // on; @search arrives with % and _ escaped (see web/employees.go).
-// UseCustomPlans makes the rest of the transaction plan each statement for
-// its actual parameters.
+// UseCustomPlans makes the rest of the transaction (or of the pipeline, an
+// implicit transaction) plan each statement for its actual parameters.
 func (q *Queries) UseCustomPlans(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, useCustomPlans)
 	return err

@@ -90,6 +90,7 @@ type Session struct {
 	Token  string
 	Data   []byte
 	Expiry time.Time
+	UserID *int64
 }
 
 type User struct {

@@ -11,18 +11,24 @@ import (
 )
 
 const commitSession = `-- name: CommitSession :exec
-INSERT INTO sessions (token, data, expiry) VALUES ($1, $2, $3)
-ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry
+INSERT INTO sessions (token, data, expiry, user_id) VALUES ($1, $2, $3, $4)
+ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id
 `
 
 type CommitSessionParams struct {
 	Token  string
 	Data   []byte
 	Expiry time.Time
+	UserID *int64
 }
 
 func (q *Queries) CommitSession(ctx context.Context, arg CommitSessionParams) error {
-	_, err := q.db.Exec(ctx, commitSession, arg.Token, arg.Data, arg.Expiry)
+	_, err := q.db.Exec(ctx, commitSession,
+		arg.Token,
+		arg.Data,
+		arg.Expiry,
+		arg.UserID,
+	)
 	return err
 }
 
@@ -49,18 +55,45 @@ func (q *Queries) DeleteSession(ctx context.Context, token string) error {
 
 const findSession = `-- name: FindSession :one
 
-SELECT data, expiry FROM sessions WHERE token = $1 AND expiry > now()
+SELECT s.data, s.expiry, s.user_id,
+       u.id AS found_user_id, u.email, u.name, u.role, u.is_active,
+       coalesce(d.name, '')::text AS department_name
+FROM sessions s
+LEFT JOIN users u ON u.id = s.user_id
+LEFT JOIN departments d ON d.id = u.department_id
+WHERE s.token = $1 AND s.expiry > now()
 `
 
 type FindSessionRow struct {
-	Data   []byte
-	Expiry time.Time
+	Data           []byte
+	Expiry         time.Time
+	UserID         *int64
+	FoundUserID    *int64
+	Email          *string
+	Name           *string
+	Role           *string
+	IsActive       *bool
+	DepartmentName string
 }
 
 // The scs session store (see db/sessions.go); tokens are SHA-256 hashes.
+// FindSession returns an unexpired session with its user, read as
+// SessionUser reads it (queries/users.sql): the current row, every time,
+// so deactivation and role changes take effect on the next request. The
+// user columns are NULL when the session has no user_id or the user is gone.
 func (q *Queries) FindSession(ctx context.Context, token string) (FindSessionRow, error) {
 	row := q.db.QueryRow(ctx, findSession, token)
 	var i FindSessionRow
-	err := row.Scan(&i.Data, &i.Expiry)
+	err := row.Scan(
+		&i.Data,
+		&i.Expiry,
+		&i.UserID,
+		&i.FoundUserID,
+		&i.Email,
+		&i.Name,
+		&i.Role,
+		&i.IsActive,
+		&i.DepartmentName,
+	)
 	return i, err
 }

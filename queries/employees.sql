@@ -1,7 +1,8 @@
 -- Employees: the list (browse and search), the record, and its writes.
 --
 -- The list queries run with plan_cache_mode = force_custom_plan (see
--- UseCustomPlans): their optional filters ("@status = '' OR ...") fold away
+-- UseCustomPlans, which db.ListBatch sends ahead of them in the same round
+-- trip): their optional filters ("@status = '' OR ...") fold away
 -- only when the planner sees the values, and a generic plan cannot use the
 -- trigram index for the search at all (measured 240 ms instead of 9 ms).
 --
@@ -12,8 +13,8 @@
 -- The search expression is exactly the one employees_search_idx is built
 -- on; @search arrives with % and _ escaped (see web/employees.go).
 
--- UseCustomPlans makes the rest of the transaction plan each statement for
--- its actual parameters.
+-- UseCustomPlans makes the rest of the transaction (or of the pipeline, an
+-- implicit transaction) plan each statement for its actual parameters.
 -- name: UseCustomPlans :exec
 SELECT set_config('plan_cache_mode', 'force_custom_plan', true);
 

@@ -1,11 +1,21 @@
 -- The scs session store (see db/sessions.go); tokens are SHA-256 hashes.
 
+-- FindSession returns an unexpired session with its user, read as
+-- SessionUser reads it (queries/users.sql): the current row, every time,
+-- so deactivation and role changes take effect on the next request. The
+-- user columns are NULL when the session has no user_id or the user is gone.
 -- name: FindSession :one
-SELECT data, expiry FROM sessions WHERE token = $1 AND expiry > now();
+SELECT s.data, s.expiry, s.user_id,
+       u.id AS found_user_id, u.email, u.name, u.role, u.is_active,
+       coalesce(d.name, '')::text AS department_name
+FROM sessions s
+LEFT JOIN users u ON u.id = s.user_id
+LEFT JOIN departments d ON d.id = u.department_id
+WHERE s.token = @token AND s.expiry > now();
 
 -- name: CommitSession :exec
-INSERT INTO sessions (token, data, expiry) VALUES ($1, $2, $3)
-ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry;
+INSERT INTO sessions (token, data, expiry, user_id) VALUES (@token, @data, @expiry, sqlc.narg('user_id'))
+ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id;
 
 -- name: DeleteSession :exec
 DELETE FROM sessions WHERE token = $1;

@@ -141,13 +141,12 @@ type employeeCursor struct {
 // first page.
 var firstHireDate = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// employeePage loads the page after c (nil: the first page), one row more
-// than a page to tell whether another follows.
-func employeePage(ctx context.Context, q *db.Queries, f employeeFilter, c *employeeCursor, total int64) ([]db.ListEmployeesByNameRow, error) {
+// queueEmployeePage queues the page after c (nil: the first page), one row
+// more than a page to tell whether another follows. sortAll picks the plan
+// of a narrow search (see searchSortAllMax).
+func queueEmployeePage(lb *db.ListBatch, f employeeFilter, c *employeeCursor, sortAll bool, rows *[]db.ListEmployeesByNameRow) {
 	search := likeEscape(f.Q)
 	limit := int32(employeePageSize + 1)
-	sortAll := f.Q != "" && total <= searchSortAllMax
-	var rows []db.ListEmployeesByNameRow
 	if f.Sort == "hire_date" {
 		after, afterID := firstHireDate, int64(0)
 		if c != nil {
@@ -155,19 +154,13 @@ func employeePage(ctx context.Context, q *db.Queries, f employeeFilter, c *emplo
 			afterID = c.ID
 		}
 		if sortAll {
-			found, err := q.SearchEmployeesByHireDate(ctx, db.SearchEmployeesByHireDateParams{
-				Search: search, AfterHireDate: after, AfterID: afterID, DepartmentID: f.Department, Status: f.Status, PageSize: limit})
-			for _, r := range found {
-				rows = append(rows, db.ListEmployeesByNameRow(r))
-			}
-			return rows, err
+			lb.SearchEmployeesByHireDate(db.SearchEmployeesByHireDateParams{
+				Search: search, AfterHireDate: after, AfterID: afterID, DepartmentID: f.Department, Status: f.Status, PageSize: limit}, rows)
+			return
 		}
-		found, err := q.ListEmployeesByHireDate(ctx, db.ListEmployeesByHireDateParams{
-			Search: search, AfterHireDate: after, AfterID: afterID, DepartmentID: f.Department, Status: f.Status, PageSize: limit})
-		for _, r := range found {
-			rows = append(rows, db.ListEmployeesByNameRow(r))
-		}
-		return rows, err
+		lb.ListEmployeesByHireDate(db.ListEmployeesByHireDateParams{
+			Search: search, AfterHireDate: after, AfterID: afterID, DepartmentID: f.Department, Status: f.Status, PageSize: limit}, rows)
+		return
 	}
 	var afterLast, afterFirst string
 	var afterID int64
@@ -175,17 +168,14 @@ func employeePage(ctx context.Context, q *db.Queries, f employeeFilter, c *emplo
 		afterLast, afterFirst, afterID = c.LastName, c.FirstName, c.ID
 	}
 	if sortAll {
-		found, err := q.SearchEmployeesByName(ctx, db.SearchEmployeesByNameParams{
+		lb.SearchEmployeesByName(db.SearchEmployeesByNameParams{
 			Search: search, AfterLastName: afterLast, AfterFirstName: afterFirst, AfterID: afterID,
-			DepartmentID: f.Department, Status: f.Status, PageSize: limit})
-		for _, r := range found {
-			rows = append(rows, db.ListEmployeesByNameRow(r))
-		}
-		return rows, err
+			DepartmentID: f.Department, Status: f.Status, PageSize: limit}, rows)
+		return
 	}
-	return q.ListEmployeesByName(ctx, db.ListEmployeesByNameParams{
+	lb.ListEmployeesByName(db.ListEmployeesByNameParams{
 		Search: search, AfterLastName: afterLast, AfterFirstName: afterFirst, AfterID: afterID,
-		DepartmentID: f.Department, Status: f.Status, PageSize: limit})
+		DepartmentID: f.Department, Status: f.Status, PageSize: limit}, rows)
 }
 
 func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
@@ -203,21 +193,29 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 		rows  []db.ListEmployeesByNameRow
 		depts []db.DepartmentOptionsRow
 	)
-	err := a.readPlanned(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {
-		total, err = q.CountEmployees(ctx, db.CountEmployeesParams{Search: likeEscape(f.Q), DepartmentID: f.Department, Status: f.Status})
-		if err != nil {
-			return err
-		}
-		rows = nil
-		if total > 0 {
-			if rows, err = employeePage(ctx, q, f, c, total); err != nil {
-				return err
-			}
+	// One round trip: the total, the page and the filter form's departments
+	// together. Only a search waits for its total before asking for the
+	// page, because the total decides how the page is found.
+	search := f.Q != ""
+	err := a.db.Read(r.Context(), func(ctx context.Context, q *db.Queries) error {
+		rows, depts = nil, nil
+		lb := db.NewListBatch()
+		lb.CountEmployees(db.CountEmployeesParams{Search: likeEscape(f.Q), DepartmentID: f.Department, Status: f.Status}, &total)
+		if !search {
+			queueEmployeePage(lb, f, c, false, &rows)
 		}
 		if !partial {
-			depts, err = q.DepartmentOptions(ctx)
+			lb.DepartmentOptions(&depts)
 		}
-		return err
+		if err := q.SendListBatch(ctx, lb); err != nil {
+			return err
+		}
+		if !search || total == 0 {
+			return nil
+		}
+		lb = db.NewListBatch()
+		queueEmployeePage(lb, f, c, total <= searchSortAllMax, &rows)
+		return q.SendListBatch(ctx, lb)
 	})
 	if err != nil {
 		a.handleError(w, r, err)

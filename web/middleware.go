@@ -150,7 +150,18 @@ func (a *App) securityHeaders(next http.Handler) http.Handler {
 // surviving restarts) with hashed tokens and a strict cookie.
 func newSessionManager(cfg Config, d *db.DB) *scs.SessionManager {
 	s := scs.New()
-	s.Store = db.NewSessionStore(d)
+	store := db.NewSessionStore(d)
+	// The store keeps the user's id next to the data, so that the session
+	// lookup can read the user too (see loadUser).
+	store.UserOf = func(b []byte) (int64, bool) {
+		_, values, err := s.Codec.Decode(b)
+		if err != nil {
+			return 0, false
+		}
+		id, ok := values[sessionUserID].(int64)
+		return id, ok && id > 0
+	}
+	s.Store = store
 	s.HashTokenInStore = true
 	s.IdleTimeout = cfg.SessionIdleTimeout
 	s.Lifetime = cfg.SessionLifetime
@@ -183,6 +194,10 @@ const sessionUserID = "user_id"
 // loadUser reads the session's user from the database on every request, so
 // a deactivated user or a changed role takes effect on the next click, on
 // every instance. A session whose user is gone or inactive is destroyed.
+//
+// The session lookup has usually read the user already, in the same query
+// (db.SessionUserOf); only a session saved without its user_id column, or
+// whose user is gone, costs a query of its own here.
 func (a *App) loadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -191,11 +206,14 @@ func (a *App) loadUser(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		var row db.SessionUserRow
-		err := a.db.Read(ctx, func(ctx context.Context, q *db.Queries) (err error) {
-			row, err = q.SessionUser(ctx, id)
-			return err
-		})
+		row, found := db.SessionUserOf(ctx, id)
+		var err error
+		if !found {
+			err = a.db.Read(ctx, func(ctx context.Context, q *db.Queries) (err error) {
+				row, err = q.SessionUser(ctx, id)
+				return err
+			})
+		}
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			a.handleError(w, r, err)
 			return

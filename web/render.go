@@ -2,8 +2,11 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/a-h/templ"
@@ -13,17 +16,39 @@ import (
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+func getBuf() *bytes.Buffer {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() < 1<<20 { // don't keep rare huge buffers alive
+		bufPool.Put(b)
+	}
+}
+
+// gzipMinSize is the smallest page worth compressing: below about one TCP
+// segment, compression saves no round trip and only costs CPU.
+const gzipMinSize = 1400
+
+// gzipPool holds writers at BestSpeed: a 20 KB list page shrinks about
+// sixfold for ~0.15 ms of CPU here; the default level saves a few percent
+// more for three times the CPU.
+var gzipPool = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
+	return w
+}}
+
 // render renders c into a buffer first and only then writes the status and
 // body, so a failure halfway through becomes a clean error page instead of
-// half a page under a 200.
+// half a page under a 200. Pages of gzipMinSize and more are compressed for
+// clients that accept gzip (every browser). Only pages go through here:
+// /metrics (promhttp compresses itself), JSON and CSV streams are left as
+// they are.
 func (a *App) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() < 1<<20 { // don't keep rare huge buffers alive
-			bufPool.Put(buf)
-		}
-	}()
+	buf := getBuf()
+	defer putBuf(buf)
 	if err := c.Render(r.Context(), buf); err != nil {
 		if status >= 500 {
 			// Rendering the error page itself failed: fall back to text.
@@ -35,9 +60,48 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, status int, c templ
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Add("Vary", "Accept-Encoding")
+	body := buf
+	if buf.Len() >= gzipMinSize && acceptsGzip(r) {
+		zbuf := getBuf()
+		defer putBuf(zbuf)
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(zbuf)
+		_, _ = zw.Write(buf.Bytes()) // writes into memory cannot fail
+		_ = zw.Close()
+		gzipPool.Put(zw)
+		h.Set("Content-Encoding", "gzip")
+		body = zbuf
+	}
+	h.Set("Content-Length", strconv.Itoa(body.Len()))
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body.Bytes())
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip,
+// by name or by *, and not with q=0.
+func acceptsGzip(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for part := range strings.SplitSeq(v, ",") {
+			name, params, _ := strings.Cut(part, ";")
+			if n := strings.TrimSpace(name); n == "gzip" || n == "*" {
+				return !zeroQ(params)
+			}
+		}
+	}
+	return false
+}
+
+// zeroQ reports a q=0 parameter ("not acceptable") among params.
+func zeroQ(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, ok := strings.Cut(p, "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return err == nil && q == 0
+		}
+	}
+	return false
 }
 
 // basePage is the page shell's view of the request without touching the

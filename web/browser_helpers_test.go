@@ -106,7 +106,7 @@ type sentRequest struct {
 // stepTimeout bounds each step of a browser test (a navigation, finding
 // an element, a wait), so a page that never comes fails within it instead
 // of at the end of the test binary's timeout.
-const stepTimeout = 20 * time.Second
+const stepTimeout = 30 * time.Second
 
 // p is the tab's page with a fresh stepTimeout: use it for anything that
 // waits. (rod's Timeout is a deadline for everything done through the

@@ -245,6 +245,13 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 	// The same URL answers with a fragment or a page: keep caches apart.
 	w.Header().Add("Vary", "HX-Request")
 	if partial {
+		// The address bar shows the list as a link to it would, without
+		// the empty and default fields the filter form sends along.
+		after := ""
+		if c != nil {
+			after = query.Get("after")
+		}
+		w.Header().Set("HX-Push-Url", f.url("/employees", after))
 		a.render(w, r, http.StatusOK, partials.EmployeeResultsTable(res))
 		return
 	}
@@ -640,6 +647,16 @@ func (a *App) employeeEditPost(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// statusLabel is an employee status in words, as the forms offer it.
+func statusLabel(status string) string {
+	for _, o := range pages.StatusOptions {
+		if o.Value == status {
+			return o.Label
+		}
+	}
+	return status
+}
+
 // employeeConflict answers an edit of an outdated version with 409: the
 // saved record next to what the user submitted, and the choice between
 // reloading and re-applying their values on top of the saved version.
@@ -683,7 +700,7 @@ func (a *App) employeeConflict(w http.ResponseWriter, r *http.Request, stored db
 			{Label: "Department", Stored: deptName(stored.DepartmentID), Submitted: deptName(v.DepartmentID)},
 			{Label: "Manager", Stored: manager(stored.ManagerID), Submitted: manager(v.ManagerID)},
 			{Label: "Hire date", Stored: stored.HireDate.Format(time.DateOnly), Submitted: v.HireDate.Format(time.DateOnly)},
-			{Label: "Status", Stored: stored.Status, Submitted: v.Status},
+			{Label: "Status", Stored: statusLabel(stored.Status), Submitted: statusLabel(v.Status)},
 			{Label: "Termination date", Stored: components.Date(stored.TerminationDate), Submitted: components.Date(v.TerminationDate)},
 		},
 		Reapply: map[string]string{

@@ -117,6 +117,7 @@ func (tb *tab) p() *rod.Page { return tb.page.Timeout(stepTimeout) }
 func (e *env) newTab(t *testing.T) *tab {
 	t.Helper()
 	b := sharedBrowser(t)
+	start := time.Now()
 	ctx, err := b.Incognito()
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +128,7 @@ func (e *env) newTab(t *testing.T) *tab {
 	}
 	_ = page.SetViewport(&proto.EmulationSetDeviceMetricsOverride{Width: 1280, Height: 900, DeviceScaleFactor: 1})
 	tb := &tab{t: t, e: e, page: page}
+	defer tb.slow("new tab", start)
 	go page.EachEvent(
 		func(ev *proto.RuntimeExceptionThrown) {
 			tb.fail("exception: " + ev.ExceptionDetails.Text + " " + exceptionDesc(ev))
@@ -164,6 +166,7 @@ func (e *env) newTab(t *testing.T) *tab {
 		for _, e := range errs {
 			t.Errorf("browser: %s", e)
 		}
+		defer tb.slow("close tab", time.Now())
 		_ = page.Close()
 		_ = ctx.Close()
 	})

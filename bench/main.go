@@ -47,6 +47,7 @@ type options struct {
 	clients   int
 	overload  int
 	probeRate int
+	pool      int
 	employees int
 	hris      string
 	only      string
@@ -62,7 +63,8 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured run (whole seconds)")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before each measured run, not counted")
 	flag.IntVar(&o.clients, "clients", 32, "concurrent clients of the main scenarios and of pgbench")
-	flag.IntVar(&o.overload, "overload", 500, "clients of the overload scenario (pool of 20)")
+	flag.IntVar(&o.overload, "overload", 500, "clients of the overload scenario")
+	flag.IntVar(&o.pool, "pool", 20, "hris's pool size (HRIS_DB_MAX_CONNS)")
 	flag.IntVar(&o.probeRate, "probe-rate", 200, "/health/detailed probes per second while the list is under load")
 	flag.IntVar(&o.employees, "employees", 10000, "employees to seed")
 	flag.StringVar(&o.hris, "hris", "bin/hris", "the hris binary (built when missing)")
@@ -196,7 +198,6 @@ type bench struct {
 const (
 	adminEmail    = "bench@example.com"
 	adminPassword = "bench password, long enough"
-	poolSize      = 20
 )
 
 func (o options) want(name string) bool {
@@ -385,7 +386,7 @@ func run(ctx context.Context, o options) error {
 	step("logged in; pgbench scripts match what the pages send (pg_stat_statements)")
 
 	res.Settings = Settings{
-		Employees: o.employees, Clients: o.clients, Overload: o.overload, PoolSize: poolSize,
+		Employees: o.employees, Clients: o.clients, Overload: o.overload, PoolSize: o.pool,
 		DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(), ProbeRate: o.probeRate,
 		Search: o.search, PGOptions: b.pgopts,
 		ListSQL:    statementList(listPageStatements(listParams)),
@@ -406,7 +407,7 @@ func run(ctx context.Context, o options) error {
 		{"search", "GET " + searchPath, searchPath, o.clients, false, ""},
 		{"pool", "GET /ops/pool", "/ops/pool", o.clients, false, ""},
 		{"health", "GET /health/detailed", "/health/detailed", o.clients, false, ""},
-		{"overload", "GET /employees, pool 20", "/employees", o.overload, false, ""},
+		{"overload", fmt.Sprintf("GET /employees, pool %d", o.pool), "/employees", o.overload, false, ""},
 		{"probe", "GET /employees + probes", "/employees", o.clients, true, ""},
 	}
 	for _, s := range scens {
@@ -489,7 +490,7 @@ func (b *bench) hrisEnv(extra ...string) []string {
 		env = append(env, kv)
 	}
 	env = append(env, "DATABASE_URL="+b.dbURL, "HRIS_COOKIE_SECURE=false",
-		"HRIS_DB_MAX_CONNS="+strconv.Itoa(poolSize), "HRIS_POOL_LOG_INTERVAL=0s")
+		"HRIS_DB_MAX_CONNS="+strconv.Itoa(b.o.pool), "HRIS_POOL_LOG_INTERVAL=0s")
 	return append(env, extra...)
 }
 

@@ -236,6 +236,7 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 		}
 		res.NextURL = f.url("/employees", encodeCursor(next))
 	}
+	res.Rows = make([]partials.EmployeeRow, 0, len(rows))
 	for _, e := range rows {
 		res.Rows = append(res.Rows, partials.EmployeeRow{
 			ID: e.ID, Name: e.FirstName + " " + e.LastName, Email: e.Email, JobTitle: e.JobTitle,
@@ -257,7 +258,7 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 	}
 	view := pages.EmployeeListView{
 		Q: f.Q, Department: f.departmentValue(), Status: f.Status, Sort: f.Sort, Results: res,
-		Departments: []components.Option{{Value: "", Label: "All departments"}},
+		Departments: append(make([]components.Option, 0, len(depts)+1), components.Option{Value: "", Label: "All departments"}),
 	}
 	for _, d := range depts {
 		view.Departments = append(view.Departments, components.Option{Value: strconv.FormatInt(d.ID, 10), Label: d.Name})

@@ -316,9 +316,9 @@ type pgbenchResult struct {
 	TPS          float64 `json:"tps"`
 	Transactions int64   `json:"transactions"`
 	Failed       int64   `json:"failed"`
-	P50MS        float64 `json:"p50_ms"`
-	P99MS        float64 `json:"p99_ms"`
 	CPU          time.Duration
+	// Latencies of every transaction, when logged.
+	Latencies []time.Duration
 }
 
 var (
@@ -390,8 +390,7 @@ func runPgbench(ctx context.Context, bin, dir, name, script string, defs []strin
 			}
 		}
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	res.P50MS, res.P99MS = ms(pct(lat, 50)), ms(pct(lat, 99))
+	res.Latencies = lat
 	_ = os.RemoveAll(logDir)
 	return res, nil
 }

@@ -29,6 +29,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -403,42 +404,59 @@ func run(ctx context.Context, o options) error {
 	gzip := "Accept-Encoding: gzip"
 	scens := []scen{
 		{"list", "GET /employees", "/employees", o.clients, false, ""},
-		{"gzip", "GET /employees, gzip (as browsers ask)", "/employees", o.clients, false, gzip},
 		{"search", "GET " + searchPath, searchPath, o.clients, false, ""},
+		{"gzip", "GET /employees, gzip (as browsers ask)", "/employees", o.clients, false, gzip},
 		{"pool", "GET /ops/pool", "/ops/pool", o.clients, false, ""},
 		{"health", "GET /health/detailed", "/health/detailed", o.clients, false, ""},
 		{"overload", fmt.Sprintf("GET /employees, pool %d", o.pool), "/employees", o.overload, false, ""},
 		{"probe", "GET /employees + probes", "/employees", o.clients, true, ""},
 	}
-	for _, s := range scens {
-		if !o.want(s.key) {
-			continue
-		}
-		sc, err := b.scenario(ctx, s.path, s.clients, s.probe, s.header)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.key, err)
-		}
-		sc.Name = s.name
-		res.Scenarios = append(res.Scenarios, sc)
-		step(fmt.Sprintf("%-8s %7.0f req/s  p99 %6.2f ms", s.key, sc.Rate, sc.P99MS))
+	// The list and the search are each measured between the two halves of
+	// the pgbench run on their SQL, so that the ratio compares runs taken
+	// side by side: this machine's speed drifts by tens of percent over a
+	// couple of minutes.
+	pgPages := map[string]struct {
+		name  string
+		stmts []stmt
+		ps    pageScript
+	}{
+		"list":   {"list page SQL", listPageStatements(listParams), listScript},
+		"search": {"search page SQL", listPageStatements(searchParams), searchScript},
 	}
-
-	if o.want("pgbench") {
-		for _, p := range []struct {
-			name  string
-			stmts []stmt
-			ps    pageScript
-		}{
-			{"list page SQL", listPageStatements(listParams), listScript},
-			{"search page SQL", listPageStatements(searchParams), searchScript},
-		} {
-			r, err := b.pgbenchRun(ctx, p.name, p.ps, o.clients)
+	first, second := o.duration/2, o.duration-o.duration/2
+	for _, s := range scens {
+		pg, bracketed := pgPages[s.key]
+		bracketed = bracketed && o.want("pgbench")
+		var pieces []pgbenchPiece
+		if bracketed {
+			p, err := b.pgbenchPiece(ctx, pg.name, pg.ps, o.clients, first, true)
 			if err != nil {
 				return err
 			}
-			r.Statements, r.RoundTrips = statementCount(p.stmts), roundTrips(p.stmts)
+			pieces = append(pieces, p)
+		}
+		if o.want(s.key) {
+			sc, err := b.scenario(ctx, s.path, s.clients, s.probe, s.header)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.key, err)
+			}
+			sc.Name = s.name
+			res.Scenarios = append(res.Scenarios, sc)
+			step(fmt.Sprintf("%-8s %7.0f req/s  p99 %6.2f ms", s.key, sc.Rate, sc.P99MS))
+		}
+		if bracketed {
+			d := second
+			if !o.want(s.key) {
+				d = o.duration - first
+			}
+			p, err := b.pgbenchPiece(ctx, pg.name, pg.ps, o.clients, d, false)
+			if err != nil {
+				return err
+			}
+			r := mergePieces(pg.name, o.clients, append(pieces, p))
+			r.Statements, r.RoundTrips = statementCount(pg.stmts), roundTrips(pg.stmts)
 			res.Pgbench = append(res.Pgbench, r)
-			step(fmt.Sprintf("pgbench %s %7.0f tps", p.name, r.TPS))
+			step(fmt.Sprintf("pgbench %s %7.0f tps", pg.name, r.TPS))
 		}
 	}
 	ratio := func(key, scenName, pgName string) {
@@ -728,29 +746,56 @@ func split(app, pg, load time.Duration, n int64, wall time.Duration) CPUSplit {
 		AppCores: cores(app), PGCores: cores(pg), LoadCores: cores(load)}
 }
 
-// pgbenchRun runs a page's script: a warm-up, then the measured run.
-func (b *bench) pgbenchRun(ctx context.Context, name string, ps pageScript, clients int) (PgbenchRun, error) {
-	r := PgbenchRun{Name: name, Clients: clients}
+// pgbenchPiece is one measured pgbench run on a page's SQL, with the CPU
+// the server and everything else used meanwhile.
+type pgbenchPiece struct {
+	res               pgbenchResult
+	pgCPU, busy, wall time.Duration
+}
+
+// pgbenchPiece runs the page's script for d, after a warm-up when asked.
+func (b *bench) pgbenchPiece(ctx context.Context, name string, ps pageScript, clients int, d time.Duration, warm bool) (pgbenchPiece, error) {
+	var p pgbenchPiece
 	file := strings.ReplaceAll(name, " ", "-")
-	if b.o.warmup > 0 {
+	if warm && b.o.warmup > 0 {
 		if _, err := runPgbench(ctx, b.pgbench, b.dir, file, ps.Script, ps.Defs, b.pgopts, b.dbURL, clients, max(b.o.warmup, time.Second), false); err != nil {
-			return r, err
+			return p, err
 		}
 	}
-	pg0 := serverCPU(b.pg.PID())
-	busy0 := machineBusy()
-	start := time.Now()
-	res, err := runPgbench(ctx, b.pgbench, b.dir, file, ps.Script, ps.Defs, b.pgopts, b.dbURL, clients, b.o.duration, true)
+	pg0, busy0, start := serverCPU(b.pg.PID()), machineBusy(), time.Now()
+	res, err := runPgbench(ctx, b.pgbench, b.dir, file, ps.Script, ps.Defs, b.pgopts, b.dbURL, clients, max(d, time.Second), true)
 	if err != nil {
-		return r, err
+		return p, err
 	}
-	wall := time.Since(start)
-	pg1 := serverCPU(b.pg.PID())
-	busy1 := machineBusy()
-	r.TPS, r.P50MS, r.P99MS, r.Failed = res.TPS, res.P50MS, res.P99MS, res.Failed
-	r.CPU = split(0, pg1-pg0, res.CPU, res.Transactions, wall)
-	r.CPU.OtherCores = others(busy1-busy0, pg1-pg0+res.CPU, wall)
-	return r, nil
+	p.res, p.wall = res, time.Since(start)
+	p.pgCPU, p.busy = serverCPU(b.pg.PID())-pg0, machineBusy()-busy0
+	return p, nil
+}
+
+// mergePieces adds up the pieces of one pgbench run.
+func mergePieces(name string, clients int, pieces []pgbenchPiece) PgbenchRun {
+	r := PgbenchRun{Name: name, Clients: clients}
+	var tx int64
+	var active float64 // seconds of measured running, as pgbench counts them
+	var pgCPU, loadCPU, busy, wall time.Duration
+	var lat []time.Duration
+	for _, p := range pieces {
+		tx += p.res.Transactions
+		if p.res.TPS > 0 {
+			active += float64(p.res.Transactions) / p.res.TPS
+		}
+		r.Failed += p.res.Failed
+		pgCPU, loadCPU, busy, wall = pgCPU+p.pgCPU, loadCPU+p.res.CPU, busy+p.busy, wall+p.wall
+		lat = append(lat, p.res.Latencies...)
+	}
+	if active > 0 {
+		r.TPS = float64(tx) / active
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	r.P50MS, r.P99MS = ms(pct(lat, 50)), ms(pct(lat, 99))
+	r.CPU = split(0, pgCPU, loadCPU, tx, wall)
+	r.CPU.OtherCores = others(busy, pgCPU+loadCPU, wall)
+	return r
 }
 
 var (
@@ -853,8 +898,9 @@ func printTable(w io.Writer, res Results) {
 		fmt.Fprintf(w, "  (%s)", res.Label)
 	}
 	fmt.Fprintf(w, "\n%d cores (%s), %.0f GiB, %s, PostgreSQL %s, %s, %s\n", m.Cores, m.CPU, m.MemoryGiB, m.GoVersion, m.PostgreSQL, m.Wrk, m.Pgbench)
-	fmt.Fprintf(w, "%d employees, pool %d; every run %.0f s after a %.0f s warm-up (short runs: compare like with like), fresh hris per scenario, wrk -t2\n",
+	fmt.Fprintf(w, "%d employees, pool %d; every run %.0f s after a %.0f s warm-up (short runs: compare like with like), fresh hris per scenario, wrk -t2;\n",
 		s.Employees, s.PoolSize, s.DurationS, s.WarmupS)
+	fmt.Fprintf(w, "pgbench -M prepared -j 2 runs in two halves around the wrk run of its page; the prober runs in this process, on the same cores\n")
 	fmt.Fprintf(w, "CPU: microseconds of CPU per request spent by hris / PostgreSQL / the load generator (wrk or pgbench);\n")
 	fmt.Fprintf(w, "others: cores used meanwhile by other processes on the machine (figures beside a busy machine are not comparable)\n\n")
 	// Names are padded here so that they stay left-aligned in a table

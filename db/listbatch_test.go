@@ -11,11 +11,23 @@ import (
 	"hris/db/dbtest"
 )
 
+// execModes are the pgx modes hris runs in: cache_statement directly,
+// exec or simple_protocol behind PgBouncer.
+var execModes = []string{"cache_statement", "cache_describe", "exec", "simple_protocol"}
+
 // The batch's plan setting holds for its own statements and ends with it:
-// the rest of the session keeps generic plans.
+// the rest of the session keeps generic plans. In every exec mode.
 func TestListBatchPlansForValuesOnlyInside(t *testing.T) {
+	for _, mode := range execModes {
+		t.Run(mode, func(t *testing.T) { testListBatchPlansForValuesOnlyInside(t, mode) })
+	}
+}
+
+func testListBatchPlansForValuesOnlyInside(t *testing.T, mode string) {
 	ctx := context.Background()
-	d := dbtest.Open(t)
+	cfg := dbtest.Config(t)
+	cfg.ExecMode = mode
+	d := dbtest.OpenConfig(t, cfg)
 	c, err := d.Pool.Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -46,10 +58,18 @@ func TestListBatchPlansForValuesOnlyInside(t *testing.T) {
 
 // The batch passes each query's arguments in the generated method's order
 // and reads the same columns: for the same arguments it returns what the
-// generated methods return.
+// generated methods return. In every exec mode.
 func TestListBatchMatchesQueries(t *testing.T) {
+	for _, mode := range execModes {
+		t.Run(mode, func(t *testing.T) { testListBatchMatchesQueries(t, mode) })
+	}
+}
+
+func testListBatchMatchesQueries(t *testing.T, mode string) {
 	ctx := context.Background()
-	d := dbtest.Open(t)
+	cfg := dbtest.Config(t)
+	cfg.ExecMode = mode
+	d := dbtest.OpenConfig(t, cfg)
 	var depts []int64
 	err := d.InTx(ctx, func(ctx context.Context, q *db.Queries) (err error) {
 		if _, err = q.SeedDepartments(ctx, db.SeedDepartmentsParams{Names: []string{"Alpha", "Beta", "gamma"}, Descriptions: []string{"", "", ""}}); err != nil {

@@ -10,6 +10,17 @@ import (
 	"time"
 )
 
+const analyzeEmployees = `-- name: AnalyzeEmployees :exec
+ANALYZE employees, departments
+`
+
+// AnalyzeEmployees refreshes the planner's statistics after a bulk load, so
+// searches use the trigram index right away instead of after autovacuum.
+func (q *Queries) AnalyzeEmployees(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, analyzeEmployees)
+	return err
+}
+
 const departmentIDs = `-- name: DepartmentIDs :many
 SELECT id FROM departments ORDER BY id
 `

@@ -24,10 +24,24 @@ import (
 // exception or a console error (a CSP violation shows up as one).
 
 var (
-	browserOnce sync.Once
-	browserInst *rod.Browser
-	browserErr  error
+	browserOnce     sync.Once
+	browserInst     *rod.Browser
+	browserLauncher *launcher.Launcher
+	browserErr      error
 )
+
+// closeBrowser stops the shared Chromium and its helper processes (they run
+// in their own process group) when the test binary is done, so no browser
+// outlives the tests.
+func closeBrowser() {
+	if browserInst != nil {
+		_ = browserInst.Close()
+	}
+	if browserLauncher != nil {
+		browserLauncher.Kill()
+		browserLauncher.Cleanup()
+	}
+}
 
 // chromium finds the browser binary; make test installs Debian's.
 func chromium() (string, error) {
@@ -68,6 +82,7 @@ func sharedBrowser(t *testing.T) *rod.Browser {
 			browserErr = err
 			return
 		}
+		browserLauncher = l
 		b := rod.New().ControlURL(u)
 		if err := b.Connect(); err != nil {
 			browserErr = err

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -12,6 +11,10 @@ import (
 	"hris/views/pages"
 )
 
+// statusClientClosed is nginx's 499 "client closed request": recorded in
+// the logs and metrics for requests whose client left before the answer.
+const statusClientClosed = 499
+
 // retryAfterSeconds is what a 503 asks clients to wait: about how long a
 // restarting PostgreSQL or a saturated pool takes to recover.
 const retryAfterSeconds = 5
@@ -21,13 +24,16 @@ const retryAfterSeconds = 5
 // else → 500 with the detail in the log only.
 func (a *App) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case r.Context().Err() != nil:
+		// The client went away (closed the tab, a poll replaced by the next);
+		// whatever failed after that failed for that reason, and nobody is
+		// left to read an answer.
+		a.log.Debug("request abandoned by client", "path", r.URL.Path, "err", err, "request_id", requestID(r.Context()))
+		w.WriteHeader(statusClientClosed)
 	case errors.Is(err, pgx.ErrNoRows):
 		a.notFound(w, r)
 	case errors.Is(err, db.ErrUnavailable):
 		a.dbUnavailable(w, r, err)
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
-		// The client disconnected; nobody is left to answer.
-		a.log.Debug("request canceled by client", "path", r.URL.Path, "request_id", requestID(r.Context()))
 	default:
 		a.serverError(w, r, err)
 	}

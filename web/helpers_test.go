@@ -20,7 +20,11 @@ import (
 	"hris/web"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+func TestMain(m *testing.M) {
+	code := dbtest.Run(m)
+	closeBrowser()
+	os.Exit(code)
+}
 
 // env is one app on a fresh database behind a real HTTP server.
 type env struct {

@@ -13,8 +13,10 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,16 +65,24 @@ admin_users = postgres
 	if err := os.WriteFile(ini, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{ini}
+	cmd := exec.Command(bin, ini)
+	// Pdeathsig stops PgBouncer if the test binary dies; as root it runs as
+	// the postgres user, because PgBouncer refuses to run as root (set here
+	// rather than with its -u flag, which would clear Pdeathsig).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if os.Geteuid() == 0 {
-		args = []string{"-u", "postgres", ini} // PgBouncer refuses to run as root
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatal("running as root, PgBouncer needs a postgres user to run as")
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
-	cmd := exec.Command(bin, args...)
 	out := &strings.Builder{}
 	var mu sync.Mutex
 	cmd.Stdout = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
 	cmd.Stderr = cmd.Stdout
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

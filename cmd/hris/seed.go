@@ -122,6 +122,14 @@ func seed(ctx context.Context, d *db.DB, n int) (int64, error) {
 		}
 		added += k
 	}
+	if added > 0 {
+		// Fresh statistics now, not when autovacuum next comes by: without
+		// them the planner ignores the search index (9 ms instead of 0.6 ms).
+		err := d.InTx(ctx, func(ctx context.Context, q *db.Queries) error { return q.AnalyzeEmployees(ctx) })
+		if err != nil {
+			return added, fmt.Errorf("seed: analyze: %w", err)
+		}
+	}
 	return added, nil
 }
 

@@ -31,12 +31,16 @@ var (
 	counter  atomic.Int64
 )
 
-// Main starts the shared server, runs the tests and stops it. Use it as
-// TestMain: func TestMain(m *testing.M) { dbtest.Main(m) }.
-func Main(m *testing.M) {
+// Main runs the tests, stops the shared server (started on first use) and
+// exits. Use it as TestMain: func TestMain(m *testing.M) { dbtest.Main(m) }.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with cleanup of its own: it returns the exit
+// code instead of exiting.
+func Run(m *testing.M) int {
 	code := m.Run()
 	stop()
-	os.Exit(code)
+	return code
 }
 
 func stop() {

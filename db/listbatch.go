@@ -58,6 +58,13 @@ func (lb *ListBatch) CountEmployees(arg CountEmployeesParams, total *int64) {
 	})
 }
 
+// CountMatchesUpTo queues a search's match count, capped at arg.UpTo, into total.
+func (lb *ListBatch) CountMatchesUpTo(arg CountMatchesUpToParams, total *int64) {
+	lb.b.Queue(countMatchesUpTo, arg.Search, arg.DepartmentID, arg.Status, arg.UpTo).QueryRow(func(row pgx.Row) error {
+		return row.Scan(total)
+	})
+}
+
 // ListEmployeesByName queues a page in name order into rows.
 func (lb *ListBatch) ListEmployeesByName(arg ListEmployeesByNameParams, rows *[]ListEmployeesByNameRow) {
 	lb.b.Queue(listEmployeesByName, arg.AfterLastName, arg.AfterFirstName, arg.AfterID,

@@ -25,6 +25,18 @@ WHERE (@search::text = '' OR (e.first_name || ' ' || e.last_name || ' ' || e.ema
   AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
   AND (@status::text = '' OR e.status = @status);
 
+-- CountMatchesUpTo counts a search's matches but stops at up_to: a search
+-- that matches nearly everyone shows "more than 10,000" instead of reading
+-- every match only to count it (100 ms at 100k rows for "example").
+-- name: CountMatchesUpTo :one
+SELECT count(*) FROM (
+    SELECT 1 FROM employees e
+    WHERE (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || @search::text || '%'
+      AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
+      AND (@status::text = '' OR e.status = @status)
+    LIMIT @up_to::bigint
+) AS m;
+
 -- ListEmployeesByName walks employees_name_idx from the cursor and stops
 -- after one page: fast at any depth, and the right plan for a search that
 -- matches a large share of the table (matches come along every few rows).

@@ -200,8 +200,12 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 	err := a.db.Read(r.Context(), func(ctx context.Context, q *db.Queries) error {
 		rows, depts = nil, nil
 		lb := db.NewListBatch()
-		lb.CountEmployees(db.CountEmployeesParams{Search: likeEscape(f.Q), DepartmentID: f.Department, Status: f.Status}, &total)
-		if !search {
+		if search {
+			// Counting stops past searchSortAllMax: enough to choose the
+			// plan, and a search matching more shows "more than 10,000".
+			lb.CountMatchesUpTo(db.CountMatchesUpToParams{Search: likeEscape(f.Q), DepartmentID: f.Department, Status: f.Status, UpTo: searchSortAllMax + 1}, &total)
+		} else {
+			lb.CountEmployees(db.CountEmployeesParams{DepartmentID: f.Department, Status: f.Status}, &total)
 			queueEmployeePage(lb, f, c, false, &rows)
 		}
 		if !partial {
@@ -221,7 +225,11 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 		a.handleError(w, r, err)
 		return
 	}
-	res := partials.EmployeeResults{Total: total, Filtered: f.active(), ExportURL: f.url("/employees.csv", "")}
+	res := partials.EmployeeResults{Total: total, Filtered: f.active(), ExportURL: f.url("/employees.csv", ""),
+		AtLeast: search && total > searchSortAllMax}
+	if res.AtLeast {
+		res.Total = searchSortAllMax
+	}
 	if c != nil {
 		res.FirstURL = f.url("/employees", "")
 	}

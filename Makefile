@@ -12,7 +12,7 @@ BIN     := bin/hris
 run:
 	@./scripts/need go
 	@$(MAKE) --no-print-directory build
-	@if [ -n "$$DATABASE_URL" ]; then \
+	@if [ -n "$$DATABASE_URL" ] || grep -qs '^DATABASE_URL=.' .env; then \
 		exec ./$(BIN) serve --migrate; \
 	else \
 		./scripts/need initdb postgres && exec ./$(BIN) dev; \

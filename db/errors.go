@@ -95,3 +95,32 @@ func isConnectionLost(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr)
 }
+
+// Reason names the kind of failure in a few words, without hosts, users or
+// database names: safe for public health output (the detail goes to logs).
+func Reason(err error) string {
+	var connectErr *pgconn.ConnectError
+	switch code := SQLState(err); {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrPoolTimeout):
+		return "no pooled connection free in time"
+	case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
+		return "timeout: no answer in time"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case code == "28P01" || code == "28000":
+		return "authentication failed (" + code + ")"
+	case code == "3D000":
+		return "database does not exist (3D000)"
+	case code == "53300":
+		return "too many connections (53300)"
+	case code != "":
+		return "server error " + code
+	case errors.As(err, &connectErr):
+		return "cannot connect"
+	case isConnectionLost(err):
+		return "connection lost"
+	}
+	return "error"
+}

@@ -83,10 +83,10 @@ func (d *DB) Read(ctx context.Context, fn Query) error {
 	})
 }
 
-// ReadOnce runs fn on a pooled connection without retrying, for work that
-// streams its results to the client as it reads them (a retry would repeat
-// what was already sent).
-func (d *DB) ReadOnce(ctx context.Context, fn Query) error {
+// Once runs fn on a pooled connection exactly once, without retrying: for
+// work a retry would repeat outside the database — rows already streamed
+// to the client, a signal already sent to a backend.
+func (d *DB) Once(ctx context.Context, fn Query) error {
 	err := d.withConn(ctx, func(ctx context.Context, c *pgxpool.Conn) error {
 		return fn(ctx, New(c))
 	})

@@ -88,7 +88,9 @@ func PoolConfig(c Config) (*pgxpool.Config, error) {
 		rp["application_name"] = c.ApplicationName
 	}
 	// Startup parameters, not SET commands: they hold for the whole session
-	// and survive PgBouncer's transaction pooling (it forwards them).
+	// with no extra round trip. PgBouncer cannot keep per-client settings on
+	// shared server connections: behind it they are listed in
+	// ignore_startup_parameters and set per role instead (see README).
 	if c.StatementTimeout > 0 {
 		rp["statement_timeout"] = strconv.FormatInt(c.StatementTimeout.Milliseconds(), 10)
 	}

@@ -114,9 +114,11 @@ func deref[T any](p *T) T {
 // CommitCtx saves the session data and its user, unless only the expiry
 // moved and by less than TouchInterval.
 func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	found := false
 	if m := memoFrom(ctx); m != nil {
 		m.mu.Lock()
-		same := m.token == token && bytes.Equal(m.data, b) &&
+		found = m.token == token
+		same := found && bytes.Equal(m.data, b) &&
 			!expiry.Before(m.expiry) && expiry.Sub(m.expiry) < s.TouchInterval
 		// A row saved before it had a user_id column gets one now. (With
 		// the column set, the same data names the same user.)
@@ -126,11 +128,16 @@ func (s *SessionStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 			return nil
 		}
 	}
-	// An upsert of the same values is idempotent, so a commit lost in
-	// flight may be repeated.
-	params := CommitSessionParams{Token: token, Data: b, Expiry: expiry, UserID: s.userOf(b)}
+	userID := s.userOf(b)
+	// Both writes are idempotent, so a commit lost in flight may be
+	// repeated. A session this request found is only updated: if a logout
+	// deleted it meanwhile, it stays deleted.
 	return s.db.InTxIdempotent(ctx, func(ctx context.Context, q *Queries) error {
-		return q.CommitSession(ctx, params)
+		if found {
+			_, err := q.UpdateSession(ctx, UpdateSessionParams{Token: token, Data: b, Expiry: expiry, UserID: userID})
+			return err
+		}
+		return q.CommitSession(ctx, CommitSessionParams{Token: token, Data: b, Expiry: expiry, UserID: userID})
 	})
 }
 

@@ -53,6 +53,20 @@ func (q *Queries) DeleteSession(ctx context.Context, token string) error {
 	return err
 }
 
+const deleteUserSessions = `-- name: DeleteUserSessions :execrows
+DELETE FROM sessions WHERE user_id = $1
+`
+
+// DeleteUserSessions ends every session of a user: a password reset or a
+// deactivation logs them out everywhere at once.
+func (q *Queries) DeleteUserSessions(ctx context.Context, userID *int64) (int64, error) {
+	result, err := q.db.Exec(ctx, deleteUserSessions, userID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const findSession = `-- name: FindSession :one
 
 SELECT s.data, s.expiry, s.user_id,
@@ -96,4 +110,31 @@ func (q *Queries) FindSession(ctx context.Context, token string) (FindSessionRow
 		&i.DepartmentName,
 	)
 	return i, err
+}
+
+const updateSession = `-- name: UpdateSession :execrows
+UPDATE sessions SET data = $1, expiry = $2, user_id = $3
+WHERE token = $4
+`
+
+type UpdateSessionParams struct {
+	Data   []byte
+	Expiry time.Time
+	UserID *int64
+	Token  string
+}
+
+// UpdateSession saves a session this request found: it never brings back
+// a row deleted meanwhile (a logout or deactivation on another request).
+func (q *Queries) UpdateSession(ctx context.Context, arg UpdateSessionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, updateSession,
+		arg.Data,
+		arg.Expiry,
+		arg.UserID,
+		arg.Token,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }

@@ -17,8 +17,11 @@ import (
 //
 // A failure before COMMIT is sent (a broken connection, a serialization
 // failure, a deadlock) rolls the whole transaction back on the server, so
-// InTx runs fn again. A connection lost while COMMIT is in flight leaves the
-// outcome unknown; InTx does not repeat that (see InTxIdempotent).
+// InTx runs fn again. fn must therefore do only transactional work: an
+// effect outside the transaction (a signal to a backend, a message sent)
+// would happen twice; use Once for that. A connection lost while COMMIT is
+// in flight leaves the outcome unknown; InTx does not repeat that (see
+// InTxIdempotent).
 func (d *DB) InTx(ctx context.Context, fn Query) error {
 	return d.do(ctx, opTx, func(ctx context.Context) error { return d.txOnce(ctx, fn) })
 }

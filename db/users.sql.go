@@ -166,6 +166,18 @@ func (q *Queries) ListUsers(ctx context.Context) ([]ListUsersRow, error) {
 	return items, nil
 }
 
+const lockAdminChanges = `-- name: LockAdminChanges :exec
+SELECT pg_advisory_xact_lock(hashtext('hris.users.admins'))
+`
+
+// LockAdminChanges serialises changes that could leave no active
+// administrator (two admins deactivating each other at once would each
+// still count the other), for the rest of the transaction.
+func (q *Queries) LockAdminChanges(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, lockAdminChanges)
+	return err
+}
+
 const recordLoginFailure = `-- name: RecordLoginFailure :exec
 UPDATE users SET failed_login_count = failed_login_count + 1, last_failed_login_at = now()
 WHERE lower(email) = lower($1)

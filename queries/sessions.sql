@@ -17,6 +17,17 @@ WHERE s.token = @token AND s.expiry > now();
 INSERT INTO sessions (token, data, expiry, user_id) VALUES (@token, @data, @expiry, sqlc.narg('user_id'))
 ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry, user_id = EXCLUDED.user_id;
 
+-- UpdateSession saves a session this request found: it never brings back
+-- a row deleted meanwhile (a logout or deactivation on another request).
+-- name: UpdateSession :execrows
+UPDATE sessions SET data = @data, expiry = @expiry, user_id = sqlc.narg('user_id')
+WHERE token = @token;
+
+-- DeleteUserSessions ends every session of a user: a password reset or a
+-- deactivation logs them out everywhere at once.
+-- name: DeleteUserSessions :execrows
+DELETE FROM sessions WHERE user_id = $1;
+
 -- name: DeleteSession :exec
 DELETE FROM sessions WHERE token = $1;
 

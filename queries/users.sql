@@ -54,3 +54,9 @@ WHERE lower(email) = lower(@email);
 
 -- name: CountActiveAdmins :one
 SELECT count(*) FROM users WHERE role = 'admin' AND is_active;
+
+-- LockAdminChanges serialises changes that could leave no active
+-- administrator (two admins deactivating each other at once would each
+-- still count the other), for the rest of the transaction.
+-- name: LockAdminChanges :exec
+SELECT pg_advisory_xact_lock(hashtext('hris.users.admins'));

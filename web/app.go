@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,8 @@ type Config struct {
 	MetricsToken       string
 	InstanceID         string
 	Version            string
+	// TrustedProxies may set X-Forwarded-For (HRIS_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 	// PgBouncerPoolSize, when set, is the number of server connections
 	// PgBouncer may open; the fleet view checks the instances against it.
 	PgBouncerPoolSize int32
@@ -64,7 +67,7 @@ func New(cfg Config, database, opsDB *db.DB, log *slog.Logger) *App {
 	a.sessions = newSessionManager(cfg, database)
 	a.sessions.ErrorFunc = a.sessionError
 	a.sampler = db.NewSampler(database.Pool, time.Second, 15*time.Minute)
-	a.health = newHealthChecker(database, opsDB)
+	a.health = newHealthChecker(database, opsDB, log)
 	a.ops = newOpsDashboard(opsDB)
 	a.metrics = newMetrics(a)
 	a.dummyHash, _ = HashPassword("not a real password, only something to compare against")

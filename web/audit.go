@@ -35,7 +35,7 @@ func (a *App) audit(ctx context.Context, q *db.Queries, r *http.Request, e audit
 		ActorEmail: e.ActorEmail,
 		Action:     e.Action,
 		Entity:     e.Entity,
-		ClientIp:   clientIP(r),
+		ClientIp:   a.clientIP(r),
 	}
 	if e.ActorID != 0 {
 		p.ActorID = &e.ActorID

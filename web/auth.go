@@ -55,7 +55,7 @@ func (a *App) loginPost(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnprocessableEntity, "Enter your email and password.")
 		return
 	}
-	accountKey, addressKey := throttleKeys(email, clientIP(r))
+	accountKey, addressKey := throttleKeys(email, a.clientIP(r))
 
 	var blocked []db.ThrottleBlockedRow
 	var user db.User
@@ -143,13 +143,8 @@ func (a *App) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// A new session token at login: a token planted before login (session
-	// fixation) is worthless after it.
-	if err := a.sessions.RenewToken(ctx); err != nil {
-		a.handleError(w, r, err)
-		return
-	}
-	a.sessions.Put(ctx, sessionUserID, user.ID)
+	// The record of the login first: if it cannot be written, the user is
+	// not logged in (the session is only saved when the response starts).
 	err = a.db.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
 		if err := q.ThrottleReset(ctx, accountKey); err != nil {
 			return err
@@ -163,6 +158,13 @@ func (a *App) loginPost(w http.ResponseWriter, r *http.Request) {
 		a.handleError(w, r, err)
 		return
 	}
+	// A new session token at login: a token planted before login (session
+	// fixation) is worthless after it.
+	if err := a.sessions.RenewToken(ctx); err != nil {
+		a.handleError(w, r, err)
+		return
+	}
+	a.sessions.Put(ctx, sessionUserID, user.ID)
 	redirect(w, r, safeNext(form.Next))
 }
 

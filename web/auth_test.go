@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strings"
@@ -391,4 +392,116 @@ func newEnvOnDB(t *testing.T, e *env) *env {
 	srv := httptest.NewServer(app.Handler())
 	t.Cleanup(srv.Close)
 	return &env{t: t, DB: e.DB, App: app, Srv: srv}
+}
+
+func TestLoginNextCannotLeaveTheSite(t *testing.T) {
+	e := newEnv(t)
+	email, pw := e.user("hr")
+	for next, want := range map[string]string{
+		"/employees?q=ada":      "/employees?q=ada",
+		"/departments/3":        "/departments/3",
+		"//evil.example/x":      "/employees",
+		"/\\evil.example":       "/employees",
+		"/\t/evil.example":      "/employees",
+		"/%2F%2Fevil.example":   "/employees",
+		"https://evil.example/": "/employees",
+		"javascript:alert(1)":   "/employees",
+		"evil.example":          "/employees",
+		"":                      "/employees",
+	} {
+		c := e.client()
+		r := c.post("/login", url.Values{"email": {email}, "password": {pw}, "next": {next}}).expect(t, http.StatusSeeOther)
+		if loc := r.Header.Get("Location"); loc != want {
+			t.Errorf("next=%q: redirected to %q, want %q", next, loc, want)
+		}
+		// A logged-in visit to /login?next= follows the same rule.
+		if loc := c.get("/login?next=" + url.QueryEscape(next)).Header.Get("Location"); loc != want {
+			t.Errorf("GET /login?next=%q: redirected to %q, want %q", next, loc, want)
+		}
+	}
+}
+
+func TestPasswordResetAndDeactivationEndSessionsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	admin := e.loggedIn("admin")
+	email, pw := e.user("hr")
+	hr := e.client()
+	hr.login(email, pw)
+	var id int64
+	_ = e.DB.Pool.QueryRow(context.Background(), "SELECT id FROM users WHERE email = $1", email).Scan(&id)
+
+	admin.post(fmt.Sprintf("/users/%d/password", id), url.Values{"password": {"a brand new password"}}).expect(t, http.StatusSeeOther)
+	if r := hr.get("/employees"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("session after a password reset: %d, want 303 to /login", r.StatusCode)
+	}
+
+	// Deactivated and reactivated before their next click: the old session
+	// does not come back.
+	hr.login(email, "a brand new password")
+	admin.post(fmt.Sprintf("/users/%d/deactivate", id), nil).expect(t, http.StatusSeeOther)
+	admin.post(fmt.Sprintf("/users/%d/activate", id), nil).expect(t, http.StatusSeeOther)
+	if r := hr.get("/employees"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("old session after deactivate + activate: %d, want 303 to /login", r.StatusCode)
+	}
+
+	// Resetting your own password keeps you logged in here.
+	var adminID int64
+	_ = e.DB.Pool.QueryRow(context.Background(), "SELECT id FROM users WHERE role = 'admin'").Scan(&adminID)
+	admin.post(fmt.Sprintf("/users/%d/password", adminID), url.Values{"password": {"admin's new password"}}).expect(t, http.StatusSeeOther)
+	admin.get("/users").expect(t, http.StatusOK)
+}
+
+func TestTwoAdminsCannotDeactivateEachOther(t *testing.T) {
+	e := newEnv(t)
+	for round := range 5 {
+		aEmail, aPW := e.user("admin")
+		bEmail, bPW := e.user("admin")
+		// Every other admin inactive, so these two are the last ones.
+		if _, err := e.DB.Pool.Exec(context.Background(), "UPDATE users SET is_active = false WHERE role = 'admin' AND email NOT IN ($1, $2)", aEmail, bEmail); err != nil {
+			t.Fatal(err)
+		}
+		a, b := e.client(), e.client()
+		a.login(aEmail, aPW)
+		b.login(bEmail, bPW)
+		var aID, bID int64
+		_ = e.DB.Pool.QueryRow(context.Background(), "SELECT id FROM users WHERE email = $1", aEmail).Scan(&aID)
+		_ = e.DB.Pool.QueryRow(context.Background(), "SELECT id FROM users WHERE email = $1", bEmail).Scan(&bID)
+		done := make(chan struct{})
+		go func() { a.post(fmt.Sprintf("/users/%d/deactivate", bID), nil); close(done) }()
+		b.post(fmt.Sprintf("/users/%d/deactivate", aID), nil)
+		<-done
+		if n := e.count("SELECT count(*) FROM users WHERE role = 'admin' AND is_active"); n != 1 {
+			t.Fatalf("round %d: %d active admins after two admins deactivated each other at once, want 1", round, n)
+		}
+	}
+}
+
+func TestClientAddressBehindTrustedProxy(t *testing.T) {
+	// Without trusted proxies, X-Forwarded-For is ignored: forging it does
+	// not dodge the per-address limit.
+	e := newEnv(t)
+	c := e.client()
+	var last response
+	for i := range 30 {
+		last = c.post("/login", url.Values{"email": {fmt.Sprintf("spray%d@example.com", i)}, "password": {"password123"}},
+			"X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+	}
+	last.expect(t, http.StatusTooManyRequests)
+
+	// Behind a trusted proxy each client is counted on its own address.
+	p := newEnvConfig(t, dbtest.Config(t), web.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	email, pw := p.user("hr")
+	pc := p.client()
+	for i := range 30 {
+		last = pc.post("/login", url.Values{"email": {fmt.Sprintf("spray%d@example.com", i)}, "password": {"password123"}},
+			"X-Forwarded-For", "203.0.113.7, 10.0.0.1")
+	}
+	last.expect(t, http.StatusTooManyRequests)
+	r := pc.post("/login", url.Values{"email": {email}, "password": {pw}}, "X-Forwarded-For", "203.0.113.8")
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("another client behind the same proxy: %d, want 303", r.StatusCode)
+	}
+	if n := p.count("SELECT count(*) FROM audit_log WHERE action = 'login.success' AND client_ip = '203.0.113.8'"); n != 1 {
+		t.Error("audit log does not record the client's address from X-Forwarded-For")
+	}
 }

@@ -337,7 +337,7 @@ func parseEmployeeForm(r *http.Request) (pages.EmployeeForm, employeeValues) {
 	e := f.Errors
 	v.FirstName, e["first_name"] = requiredText(f.FirstName, 100, "Enter the first name.")
 	v.LastName, e["last_name"] = requiredText(f.LastName, 100, "Enter the last name.")
-	v.Email, e["email"] = validateEmail(f.Email)
+	v.Email, e["email"] = ValidateEmail(f.Email)
 	v.JobTitle, e["job_title"] = optionalText(f.JobTitle, 200)
 	f.FirstName, f.LastName, f.Email, f.JobTitle = v.FirstName, v.LastName, v.Email, v.JobTitle
 

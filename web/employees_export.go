@@ -16,7 +16,7 @@ const exportFlushEvery = 500
 
 // employeeExport streams the filtered employee list as CSV, row by row as
 // PostgreSQL sends it: memory stays flat however long the list. It reads
-// with ReadOnce because a retry would repeat rows already sent; a failure
+// with Once because a retry would repeat rows already sent; a failure
 // after the first row aborts the response, so a cut-off file cannot pass
 // for a complete one.
 func (a *App) employeeExport(w http.ResponseWriter, r *http.Request) {
@@ -35,7 +35,7 @@ func (a *App) employeeExport(w http.ResponseWriter, r *http.Request) {
 		return cw.Write([]string{"id", "first_name", "last_name", "email", "job_title", "department",
 			"manager_id", "hire_date", "status", "termination_date", "created_at", "updated_at"})
 	}
-	err := a.db.ReadOnce(r.Context(), func(ctx context.Context, q *db.Queries) error {
+	err := a.db.Once(r.Context(), func(ctx context.Context, q *db.Queries) error {
 		return q.EachExportEmployee(ctx, params, func(e db.ExportEmployeesRow) error {
 			if !started {
 				if err := start(); err != nil {

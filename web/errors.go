@@ -56,23 +56,28 @@ func (a *App) dbUnavailable(w http.ResponseWriter, r *http.Request, err error) {
 		"hris could not reach its database in time. If you were saving a change, it was not saved: go back to the form, where your browser keeps what you typed, and send it again.")
 }
 
+// clientError answers a 4xx page: the request cannot be served as sent.
+func (a *App) clientError(w http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+	a.errorPage(w, r, status, heading, msg)
+}
+
 func (a *App) notFound(w http.ResponseWriter, r *http.Request) {
-	a.errorPage(w, r, http.StatusNotFound, "Not found", "There is nothing at this address. It may have been deleted, or the link is wrong.")
+	a.clientError(w, r, http.StatusNotFound, "Not found", "There is nothing at this address. It may have been deleted, or the link is wrong.")
 }
 
 func (a *App) forbidden(w http.ResponseWriter, r *http.Request) {
-	a.errorPage(w, r, http.StatusForbidden, "Administrators only",
+	a.clientError(w, r, http.StatusForbidden, "Administrators only",
 		"This page is for administrators. If you need it, ask an administrator to change your role.")
 }
 
 func (a *App) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	a.errorPage(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This address does not accept that kind of request.")
+	a.clientError(w, r, http.StatusMethodNotAllowed, "Method not allowed", "This address does not accept that kind of request.")
 }
 
 // crossOriginRefused is the deny handler of http.CrossOriginProtection.
 func (a *App) crossOriginRefused(w http.ResponseWriter, r *http.Request) {
 	a.log.Warn("cross-origin request refused", "method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"), "sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
-	a.errorPage(w, r, http.StatusForbidden, "Request refused",
+	a.clientError(w, r, http.StatusForbidden, "Request refused",
 		"This form was sent from another site, so it was refused. Open hris directly and try again.")
 }
 
@@ -87,8 +92,8 @@ func (a *App) errorPage(w http.ResponseWriter, r *http.Request, status int, head
 	e := pages.ErrorView{Status: status, Heading: heading, Message: msg, RequestID: requestID(r.Context())}
 	if status == http.StatusServiceUnavailable {
 		e.RetryAfter = retryAfterSeconds
-		if r.Method == http.MethodGet {
-			e.RetryURL = r.URL.RequestURI()
+		if p, ok := localPath(r.URL.RequestURI()); ok && r.Method == http.MethodGet {
+			e.RetryURL = p
 		}
 	}
 	p := a.basePage(r, heading, "")

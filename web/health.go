@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -40,6 +41,16 @@ type HealthChecks struct {
 	Database   DatabaseCheck  `json:"database"`
 	Tables     TablesCheck    `json:"tables"`
 	Migrations MigrationCheck `json:"migrations"`
+	// Pooler is the DATABASE_URL path (PgBouncer), checked when the
+	// database checks above go by HRIS_DB_DIRECT_URL.
+	Pooler *PoolerCheck `json:"pooler,omitempty"`
+}
+
+// PoolerCheck is a fresh connection through DATABASE_URL.
+type PoolerCheck struct {
+	Healthy        bool    `json:"healthy"`
+	ResponseTimeMS float64 `json:"response_time_ms"`
+	Error          string  `json:"error,omitempty"`
 }
 
 // DatabaseCheck is the ping and the pool figures.
@@ -80,6 +91,7 @@ type MigrationCheck struct {
 // healthCacheFor, however many probes arrive (single flight + cache).
 type healthChecker struct {
 	db, ops *db.DB
+	log     *slog.Logger
 	group   singleflight.Group
 	mu      sync.Mutex
 	last    Health
@@ -90,8 +102,8 @@ type healthChecker struct {
 	havePrev  bool
 }
 
-func newHealthChecker(main, ops *db.DB) *healthChecker {
-	return &healthChecker{db: main, ops: ops}
+func newHealthChecker(main, ops *db.DB, log *slog.Logger) *healthChecker {
+	return &healthChecker{db: main, ops: ops, log: log}
 }
 
 // Check returns the cached verdict or makes a new one.
@@ -131,7 +143,21 @@ func (h *healthChecker) run(ctx context.Context) Health {
 	d.ResponseTimeMS = float64(rtt.Microseconds()) / 1000
 	d.Healthy = err == nil
 	if err != nil {
-		d.Error = err.Error()
+		d.Error = db.Reason(err)
+		h.log.Warn("health: database ping failed", "err", err)
+	}
+
+	// The ops pool goes straight to PostgreSQL when HRIS_DB_DIRECT_URL is
+	// set; the pages go through DATABASE_URL (PgBouncer). Check that path
+	// too, with a fresh connection: a dead PgBouncer must not look healthy.
+	if h.ops.Config().URL != cfg.URL {
+		prtt, err := db.CheckConnect(ctx, cfg, 2*time.Second)
+		p := &PoolerCheck{Healthy: err == nil, ResponseTimeMS: float64(prtt.Microseconds()) / 1000}
+		if err != nil {
+			p.Error = db.Reason(err)
+			h.log.Warn("health: DATABASE_URL connect failed", "err", err)
+		}
+		res.Checks.Pooler = p
 	}
 
 	s := db.SamplePool(h.db.Pool)
@@ -149,24 +175,22 @@ func (h *healthChecker) run(ctx context.Context) Health {
 	res.Checks.Tables.Missing = []string{}
 	res.Checks.Migrations.Latest = db.LatestVersion()
 	if d.Healthy {
-		err := h.ops.Read(ctx, func(ctx context.Context, q *db.Queries) error {
-			missing, err := q.MissingTables(ctx, requiredTables)
-			if err != nil {
-				return err
-			}
+		missing, version, err := h.ops.SchemaStatus(ctx, requiredTables)
+		if missing != nil {
 			res.Checks.Tables.Missing = missing
-			res.Checks.Migrations.Current, err = q.SchemaVersion(ctx)
-			return err
-		})
+		}
+		res.Checks.Migrations.Current = version
 		res.Checks.Tables.Healthy = err == nil && len(res.Checks.Tables.Missing) == 0
-		res.Checks.Migrations.Healthy = err == nil && res.Checks.Migrations.Current >= res.Checks.Migrations.Latest
+		res.Checks.Migrations.Healthy = err == nil && version >= res.Checks.Migrations.Latest
 		if err != nil {
-			res.Checks.Migrations.Error = err.Error()
+			res.Checks.Migrations.Error = db.Reason(err)
+			h.log.Warn("health: schema check failed", "err", err)
 		}
 	}
+	poolerDown := res.Checks.Pooler != nil && !res.Checks.Pooler.Healthy
 
 	switch {
-	case !d.Healthy || !res.Checks.Tables.Healthy || !res.Checks.Migrations.Healthy:
+	case !d.Healthy || poolerDown || !res.Checks.Tables.Healthy || !res.Checks.Migrations.Healthy:
 		res.Status = "unhealthy"
 	case d.PoolSaturated || rtt > slowPing:
 		res.Status = "degraded"

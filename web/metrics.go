@@ -34,9 +34,9 @@ func newMetrics(a *App) *metrics {
 			ConstLabels: constLabels,
 		}, []string{"method", "route", "code"}),
 	}
-	reg.MustRegister(
-		m.requests,
-		newPoolCollector(a.db, constLabels),
+	reg.MustRegister(m.requests, newPoolCollector(a.db, constLabels))
+	// The runtime's own series carry the instance label too.
+	prometheus.WrapRegistererWith(constLabels, reg).MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -25,6 +25,7 @@ type ctxKey int
 const (
 	ctxRequestID ctxKey = iota
 	ctxUser
+	ctxLogUser // *int64 the request log line reads the user id from
 	ctxSessionLoaded
 )
 
@@ -86,6 +87,9 @@ func (a *App) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		// loadUser, deeper in, records the user here for this log line.
+		who := new(int64)
+		r = r.WithContext(context.WithValue(r.Context(), ctxLogUser, who))
 		next.ServeHTTP(rec, r)
 		took := time.Since(start)
 		if rec.status == 0 {
@@ -99,8 +103,8 @@ func (a *App) logRequests(next http.Handler) http.Handler {
 			"ms", float64(took.Microseconds()) / 1000, "bytes", rec.bytes,
 			"request_id", requestID(r.Context()),
 		}
-		if u := currentUser(r.Context()); u != nil {
-			attrs = append(attrs, "user_id", u.ID)
+		if *who != 0 {
+			attrs = append(attrs, "user_id", *who)
 		}
 		a.log.Log(r.Context(), level, "request", attrs...)
 	})
@@ -228,6 +232,9 @@ func (a *App) loadUser(next http.Handler) http.Handler {
 			return
 		}
 		u := &layouts.User{ID: row.ID, Name: row.Name, Email: row.Email, Role: row.Role, Department: row.DepartmentName}
+		if who, ok := ctx.Value(ctxLogUser).(*int64); ok {
+			*who = u.ID
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxUser, u)))
 	})
 }
@@ -274,22 +281,70 @@ func (a *App) toLogin(w http.ResponseWriter, r *http.Request, keepNext bool) {
 	redirect(w, r, target)
 }
 
-// clientIP is the address login throttling counts failures against. It is
-// the TCP peer: forwarded headers are trivially forged, so they are not
-// trusted here.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientIP is the address of the person at the other end, for login
+// throttling and the audit log. It is the TCP peer, unless the peer is one
+// of HRIS_TRUSTED_PROXIES: then X-Forwarded-For is read from the right,
+// skipping our own proxies, and the first other address is the client.
+// Forwarded headers from anyone else are ignored: they are trivially forged.
+func (a *App) clientIP(r *http.Request) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
-	return host
+	addr := peer.Addr().Unmap()
+	if !a.trusted(addr) {
+		return addr.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a garbled hop: trust nothing before it
+		}
+		addr = hop.Unmap()
+		if !a.trusted(addr) {
+			break
+		}
+	}
+	return addr.String()
 }
 
-// safeNext accepts only local paths as a post-login destination, so the
-// login form cannot be used to bounce users to another site.
-func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/employees"
+func (a *App) trusted(addr netip.Addr) bool {
+	for _, p := range a.cfg.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
 	}
-	return next
+	return false
+}
+
+// safeNext is where to go after login: next if it is a path on this site,
+// the employee list otherwise, so the login form cannot bounce users to
+// another site.
+func safeNext(next string) string {
+	if p, ok := localPath(next); ok {
+		return p
+	}
+	return "/employees"
+}
+
+// localPath returns s as a path on this site, or false for anything a
+// browser could take elsewhere: a scheme or host, "//" or "/\" (both
+// protocol-relative to browsers), or control characters, which browsers
+// strip (so "/\t/evil.example" becomes "//evil.example").
+func localPath(s string) (string, bool) {
+	if s == "" || len(s) > 2048 {
+		return "", false
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return "", false
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
+		return "", false
+	}
+	return u.RequestURI(), true
 }

@@ -199,6 +199,8 @@ func (a *App) backendSignalPost(w http.ResponseWriter, r *http.Request, act back
 		return
 	}
 	allowOwn := r.PostFormValue("allow_own") == "1"
+	// First the checks and the audit row, committed: the signal cannot be
+	// taken back, so it is only sent once its record is safely written.
 	err := a.opsDB.InTx(r.Context(), func(ctx context.Context, q *db.Queries) error {
 		row, err := q.OpsBackend(ctx, pid)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -210,9 +212,7 @@ func (a *App) backendSignalPost(w http.ResponseWriter, r *http.Request, act back
 		if err := a.checkBackend(row, allowOwn); err != nil {
 			return err
 		}
-		// The audit row goes first: the signal cannot be taken back, so it
-		// is only sent once its record is written in this transaction.
-		err = a.audit(ctx, q, r, auditEntry{
+		return a.audit(ctx, q, r, auditEntry{
 			Action: "backend." + act.name, Entity: "backend", EntityID: int64(pid),
 			Before: auditBackend{
 				Pid: row.Pid, Database: row.Datname, User: row.Usename, ApplicationName: row.ApplicationName,
@@ -221,18 +221,21 @@ func (a *App) backendSignalPost(w http.ResponseWriter, r *http.Request, act back
 				OwnConnection: a.ownBackend(row.Pid),
 			},
 		})
-		if err != nil {
-			return err
-		}
-		signalled, err := act.signal(q, ctx, pid)
-		if err != nil {
-			return fmt.Errorf("ops: %s backend %d: %w", act.name, pid, err)
-		}
-		if !signalled {
-			return backendGone(pid) // ended between the lookup and the signal
-		}
-		return nil
 	})
+	if err == nil {
+		// Then the signal, exactly once: a retry after a lost connection
+		// could cancel the backend's next query instead.
+		var signalled bool
+		err = a.opsDB.Once(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {
+			signalled, err = act.signal(q, ctx, pid)
+			return err
+		})
+		if err != nil {
+			err = fmt.Errorf("ops: %s backend %d: %w", act.name, pid, err)
+		} else if !signalled {
+			err = backendGone(pid) // it ended between the check and the signal
+		}
+	}
 	var refused errRefused
 	switch {
 	case errors.As(err, &refused):

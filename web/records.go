@@ -27,10 +27,10 @@ var errStale = errors.New("stale version")
 
 // readPlanned runs the queries of a list page in one read-only-in-practice
 // transaction planned for their actual parameters (see UseCustomPlans in
-// queries/employees.sql). A read is safe to repeat, so it runs under
-// InTxIdempotent: every failure that is safe for a read is retried.
+// queries/employees.sql). InTx retries it on every failure before its
+// COMMIT; a read has nothing to lose from an unknown commit either way.
 func (a *App) readPlanned(ctx context.Context, fn db.Query) error {
-	return a.db.InTxIdempotent(ctx, func(ctx context.Context, q *db.Queries) error {
+	return a.db.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
 		if err := q.UseCustomPlans(ctx); err != nil {
 			return err
 		}

@@ -73,8 +73,9 @@ func (a *App) userNew(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, pages.UserNew(a.page(r, "New user", "users"), pages.UserForm{Role: "hr", Departments: depts}))
 }
 
-// validateEmail normalises an email address or says what is wrong with it.
-func validateEmail(s string) (string, string) {
+// ValidateEmail trims an email address and says what is wrong with it, if
+// anything ("" when it is fine); the web forms and the CLI share it.
+func ValidateEmail(s string) (string, string) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return s, "Enter an email address."
@@ -98,7 +99,7 @@ func (a *App) userCreatePost(w http.ResponseWriter, r *http.Request) {
 		Errors:       components.Errors{},
 	}
 	var emailErr string
-	f.Email, emailErr = validateEmail(r.PostFormValue("email"))
+	f.Email, emailErr = ValidateEmail(r.PostFormValue("email"))
 	if emailErr != "" {
 		f.Errors["email"] = emailErr
 	}
@@ -218,6 +219,11 @@ func (a *App) setUserActive(w http.ResponseWriter, r *http.Request, active bool)
 		return
 	}
 	err = a.db.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
+		if !active && before.Role == "admin" {
+			if err := q.LockAdminChanges(ctx); err != nil {
+				return err
+			}
+		}
 		after, err := q.SetUserActive(ctx, db.SetUserActiveParams{ID: before.ID, IsActive: active})
 		if err != nil {
 			return err
@@ -227,6 +233,14 @@ func (a *App) setUserActive(w http.ResponseWriter, r *http.Request, active bool)
 				return err
 			} else if n == 0 {
 				return errLastAdmin
+			}
+		}
+		if active {
+			// A deactivated user's sessions are refused on their next click
+			// (loadUser), which also tells them why. Sessions they still had
+			// at deactivation must not come back with the account: end them.
+			if _, err := q.DeleteUserSessions(ctx, &before.ID); err != nil {
+				return err
 			}
 		}
 		action := "user.deactivate"
@@ -280,6 +294,10 @@ func (a *App) userPasswordPost(w http.ResponseWriter, r *http.Request) {
 		if _, err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: u.ID, PasswordHash: hash}); err != nil {
 			return err
 		}
+		// Whoever held the old password is logged out everywhere.
+		if _, err := q.DeleteUserSessions(ctx, &u.ID); err != nil {
+			return err
+		}
 		// A reset also lifts a lockout on the account.
 		accountKey, _ := throttleKeys(u.Email, "")
 		if err := q.ThrottleReset(ctx, accountKey); err != nil {
@@ -291,6 +309,14 @@ func (a *App) userPasswordPost(w http.ResponseWriter, r *http.Request) {
 		a.handleError(w, r, err)
 		return
 	}
-	a.flash(r, "success", "Password for "+u.Email+" changed.")
+	if me := currentUser(ctx); me != nil && me.ID == u.ID {
+		// Their own password: this session was deleted with the others;
+		// keep them logged in here under a new token.
+		if err := a.sessions.RenewToken(ctx); err != nil {
+			a.handleError(w, r, err)
+			return
+		}
+	}
+	a.flash(r, "success", "Password for "+u.Email+" changed; their other sessions are logged out.")
 	redirect(w, r, "/users")
 }

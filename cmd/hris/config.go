@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -30,6 +32,7 @@ type config struct {
 	SessionIdleTimeout time.Duration
 	SessionLifetime    time.Duration
 	InstanceID         string
+	TrustedProxies     []netip.Prefix
 	PgBouncerPoolSize  int32 // HRIS_PGBOUNCER_POOL_SIZE: server connections PgBouncer may open, for the fleet view's sizing check
 	LogLevel           string
 	LogFormat          string
@@ -124,6 +127,28 @@ func (p *parser) bool(name string, def bool) bool {
 	return b
 }
 
+// prefixes reads a comma-separated list of addresses and CIDR ranges.
+func (p *parser) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range strings.Split(p.env.get(name), ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(f)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				p.fail(name, f, "want IP addresses or CIDR ranges, comma-separated (10.0.0.0/8, 127.0.0.1)")
+				return nil
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		out = append(out, pfx.Masked())
+	}
+	return out
+}
+
 func (p *parser) oneOf(name, def string, allowed ...string) string {
 	v := p.str(name, def)
 	for _, a := range allowed {
@@ -150,7 +175,9 @@ func parseConfig(e env, needDB bool) (config, error) {
 	c.DB.MaxConns = p.int32("HRIS_DB_MAX_CONNS", c.DB.MaxConns, 1, 10000)
 	c.DB.MinIdleConns = p.int32("HRIS_DB_MIN_IDLE_CONNS", c.DB.MinIdleConns, 0, 10000)
 	c.DB.AcquireTimeout = p.positiveDuration("HRIS_DB_ACQUIRE_TIMEOUT", c.DB.AcquireTimeout)
-	c.DB.StatementTimeout = p.duration("HRIS_DB_STATEMENT_TIMEOUT", c.DB.StatementTimeout)
+	// Positive: it is also the client-side bound on a server that stops
+	// answering, and zero would leave requests hanging on one.
+	c.DB.StatementTimeout = p.positiveDuration("HRIS_DB_STATEMENT_TIMEOUT", c.DB.StatementTimeout)
 	c.DB.ConnectTimeout = p.positiveDuration("HRIS_DB_CONNECT_TIMEOUT", c.DB.ConnectTimeout)
 	c.DB.MaxConnLifetime = p.positiveDuration("HRIS_DB_MAX_CONN_LIFETIME", c.DB.MaxConnLifetime)
 	c.DB.MaxConnIdleTime = p.positiveDuration("HRIS_DB_MAX_CONN_IDLE_TIME", c.DB.MaxConnIdleTime)
@@ -166,7 +193,12 @@ func parseConfig(e env, needDB bool) (config, error) {
 	c.SessionIdleTimeout = p.positiveDuration("HRIS_SESSION_IDLE_TIMEOUT", 8*time.Hour)
 	c.SessionLifetime = p.positiveDuration("HRIS_SESSION_LIFETIME", 7*24*time.Hour)
 	host, _ := os.Hostname()
-	c.InstanceID = p.str("HRIS_INSTANCE_ID", host+c.Addr)
+	port := c.Addr
+	if _, p, err := net.SplitHostPort(c.Addr); err == nil {
+		port = p
+	}
+	c.InstanceID = p.str("HRIS_INSTANCE_ID", host+":"+port)
+	c.TrustedProxies = p.prefixes("HRIS_TRUSTED_PROXIES")
 	c.PgBouncerPoolSize = p.int32("HRIS_PGBOUNCER_POOL_SIZE", 0, 0, 100000)
 	c.LogLevel = p.oneOf("HRIS_LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	c.LogFormat = p.oneOf("HRIS_LOG_FORMAT", "text", "text", "json")

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -31,9 +32,9 @@ import (
 	"hris/db/pglocal"
 )
 
-// pgbouncer runs a PgBouncer in transaction mode in front of srv's "hris"
-// database and returns its port.
-func startPgBouncer(t *testing.T, srv *pglocal.Server, poolSize int) int {
+// startPgBouncer runs a PgBouncer in transaction mode in front of srv's
+// "hris" database and returns its port and a function that stops it.
+func startPgBouncer(t *testing.T, srv *pglocal.Server, poolSize int) (int, func()) {
 	t.Helper()
 	bin, err := exec.LookPath("pgbouncer")
 	if err != nil {
@@ -86,9 +87,15 @@ admin_users = postgres
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGINT)
+			_ = cmd.Wait()
+		})
+	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		_ = cmd.Wait()
+		stop()
 		if t.Failed() {
 			mu.Lock()
 			t.Logf("pgbouncer output:\n%s", out.String())
@@ -100,7 +107,7 @@ admin_users = postgres
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
 			c.Close()
-			return port
+			return port, stop
 		}
 		if time.Now().After(deadline) {
 			mu.Lock()
@@ -126,7 +133,7 @@ func freeTCPPort(t *testing.T) int {
 
 func TestScaleOutBehindPgBouncer(t *testing.T) {
 	srv, direct := dbtest.NewServer(t, pglocal.Options{})
-	bouncerPort := startPgBouncer(t, srv, 10)
+	bouncerPort, stopBouncer := startPgBouncer(t, srv, 10)
 	pooled := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/hris?sslmode=disable", bouncerPort)
 	const execMode = "cache_describe"
 	env := func(id string) map[string]string {
@@ -258,6 +265,39 @@ func TestScaleOutBehindPgBouncer(t *testing.T) {
 			t.Fatalf("B not marked stale on A's fleet view 30 s after it was killed:\n%s", fleet)
 		}
 		time.Sleep(time.Second)
+	}
+
+	// PgBouncer goes down: the pages fail, and /health/detailed says so
+	// (its own ping goes straight to PostgreSQL, which is still fine).
+	stopBouncer()
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(baseA + "/health/detailed")
+		if err == nil {
+			var h struct {
+				Status string `json:"status"`
+				Checks struct {
+					Database struct{ Healthy bool } `json:"database"`
+					Pooler   *struct {
+						Healthy bool   `json:"healthy"`
+						Error   string `json:"error"`
+					} `json:"pooler"`
+				} `json:"checks"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				if h.Checks.Pooler == nil || h.Checks.Pooler.Healthy || !h.Checks.Database.Healthy {
+					t.Errorf("health with PgBouncer down: %+v", h)
+				}
+				t.Logf("PgBouncer down: /health/detailed 503, pooler error %q", h.Checks.Pooler.Error)
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/health/detailed did not turn 503 within 10 s of PgBouncer stopping")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

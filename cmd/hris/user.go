@@ -74,6 +74,12 @@ func cmdUser(ctx context.Context, e env, args []string, std stdio) error {
 			if err != nil {
 				return err
 			}
+			if active {
+				// Sessions from before the deactivation do not come back.
+				if _, err := q.DeleteUserSessions(ctx, &u.ID); err != nil {
+					return err
+				}
+			}
 			return cliAudit(ctx, q, "user."+sub, u.ID, map[string]any{"email": u.Email, "is_active": active})
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -97,6 +103,9 @@ func cmdUser(ctx context.Context, e env, args []string, std stdio) error {
 			if err != nil {
 				return err
 			}
+			if _, err := q.DeleteUserSessions(ctx, &u.ID); err != nil {
+				return err
+			}
 			if err := q.ThrottleReset(ctx, "email:"+strings.ToLower(u.Email)); err != nil {
 				return err
 			}
@@ -117,9 +126,9 @@ func cmdUser(ctx context.Context, e env, args []string, std stdio) error {
 
 // createUser validates and inserts a user, with its audit row.
 func createUser(ctx context.Context, d *db.DB, email, name, role, password string) (db.User, error) {
-	email = strings.TrimSpace(email)
-	if !strings.Contains(email, "@") {
-		return db.User{}, fmt.Errorf("--email %q is not an email address", email)
+	email, problem := web.ValidateEmail(email)
+	if problem != "" {
+		return db.User{}, fmt.Errorf("--email %q: %s", email, problem)
 	}
 	if err := web.CheckPasswordRules(password); err != nil {
 		return db.User{}, fmt.Errorf("password: %w", err)

@@ -74,8 +74,11 @@ func start(t *testing.T, env map[string]string, stdin string, args ...string) *p
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
 			p.mu.Lock()
@@ -90,6 +93,7 @@ func start(t *testing.T, env map[string]string, stdin string, args ...string) *p
 	go func() {
 		p.err = cmd.Wait()
 		pw.Close()
+		<-scanned // every line is in p.out before anyone sees the exit
 		close(p.done)
 	}()
 	t.Cleanup(func() {

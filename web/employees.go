@@ -722,17 +722,22 @@ func (a *App) employeeConflict(w http.ResponseWriter, r *http.Request, stored db
 	a.render(w, r, http.StatusConflict, pages.Conflict(a.page(r, "Edit conflict", "employees"), c))
 }
 
-func (a *App) employeeTerminate(w http.ResponseWriter, r *http.Request) {
+// employeeFromURL loads the employee named by the {id} path parameter.
+func (a *App) employeeFromURL(r *http.Request) (db.Employee, error) {
 	id, err := idFromURL(r)
 	if err != nil {
-		a.handleError(w, r, err)
-		return
+		return db.Employee{}, err
 	}
 	var e db.Employee
 	err = a.db.Read(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {
 		e, err = q.GetEmployee(ctx, id)
 		return err
 	})
+	return e, err
+}
+
+func (a *App) employeeTerminate(w http.ResponseWriter, r *http.Request) {
+	e, err := a.employeeFromURL(r)
 	if err != nil {
 		a.handleError(w, r, err)
 		return
@@ -818,21 +823,12 @@ func (a *App) employeeTerminatePost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) employeeDelete(w http.ResponseWriter, r *http.Request) {
-	id, err := idFromURL(r)
+	e, err := a.employeeFromURL(r)
 	if err != nil {
 		a.handleError(w, r, err)
 		return
 	}
-	var e db.Employee
-	err = a.db.Read(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {
-		e, err = q.GetEmployee(ctx, id)
-		return err
-	})
-	if err != nil {
-		a.handleError(w, r, err)
-		return
-	}
-	path := employeePath(id)
+	path := employeePath(e.ID)
 	a.render(w, r, http.StatusOK, pages.Confirm(a.page(r, "Delete employee", "employees"), pages.ConfirmView{
 		Heading: "Delete " + employeeName(e) + " for good?",
 		Message: "This removes the record and cannot be undone; people who report to " + e.FirstName +

@@ -8,9 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5"
-
 	"hris/db"
 	"hris/views/components"
 	"hris/views/pages"
@@ -170,9 +167,9 @@ func (a *App) userCreatePost(w http.ResponseWriter, r *http.Request) {
 
 // userFromURL loads the user named by the {id} path parameter.
 func (a *App) userFromURL(r *http.Request) (db.User, error) {
-	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	id, err := idFromURL(r)
 	if err != nil {
-		return db.User{}, pgx.ErrNoRows
+		return db.User{}, err
 	}
 	var u db.User
 	err = a.db.Read(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {

@@ -19,15 +19,7 @@ func cmdSeed(ctx context.Context, e env, args []string, std stdio) error {
 	if *n < 0 || *n > 10_000_000 {
 		return usageError{"seed: --employees must be between 0 and 10000000"}
 	}
-	cfg, err := parseConfig(e, true)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, std.err)
-	if err := connect(ctx, cfg, log, false); err != nil {
-		return err
-	}
-	d, err := db.Open(ctx, cfg.DB, log)
+	d, err := openDB(ctx, e, std)
 	if err != nil {
 		return err
 	}

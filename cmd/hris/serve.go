@@ -69,6 +69,21 @@ func connect(ctx context.Context, cfg config, log *slog.Logger, migrate bool) er
 	return nil
 }
 
+// openDB is the start of every command that works on the data: the
+// configuration, the logger, the database checked (reachable, schema
+// current) and the pool opened. The caller closes the DB.
+func openDB(ctx context.Context, e env, std stdio) (*db.DB, error) {
+	cfg, err := parseConfig(e, true)
+	if err != nil {
+		return nil, err
+	}
+	log := newLogger(cfg, std.err)
+	if err := connect(ctx, cfg, log, false); err != nil {
+		return nil, err
+	}
+	return db.Open(ctx, cfg.DB, log)
+}
+
 // opsConfig is the tiny second pool for health checks and the ops
 // dashboard: it answers even when the main pool is saturated, and its
 // short statement timeout keeps a slow catalog query from piling up.

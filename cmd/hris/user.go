@@ -36,15 +36,7 @@ func cmdUser(ctx context.Context, e env, args []string, std stdio) error {
 	if *email == "" {
 		return usageError{"user " + sub + ": --email is required"}
 	}
-	cfg, err := parseConfig(e, true)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, std.err)
-	if err := connect(ctx, cfg, log, false); err != nil {
-		return err
-	}
-	d, err := db.Open(ctx, cfg.DB, log)
+	d, err := openDB(ctx, e, std)
 	if err != nil {
 		return err
 	}

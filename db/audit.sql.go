@@ -11,6 +11,66 @@ import (
 	"time"
 )
 
+const countAuditActions = `-- name: CountAuditActions :one
+WITH RECURSIVE vals (v, n) AS (
+    (SELECT l.action COLLATE "C", 1 FROM audit_log l
+     WHERE l.action COLLATE "C" >= $1::text AND l.action COLLATE "C" < $2::text
+     ORDER BY l.action COLLATE "C" LIMIT 1)
+    UNION ALL
+    SELECT (SELECT l.action COLLATE "C" FROM audit_log l
+            WHERE l.action COLLATE "C" > vals.v AND l.action COLLATE "C" < $2::text
+            ORDER BY l.action COLLATE "C" LIMIT 1), vals.n + 1
+    FROM vals
+    WHERE vals.v IS NOT NULL AND vals.n <= $3::int
+)
+SELECT count(v)::int FROM vals
+`
+
+type CountAuditActionsParams struct {
+	Prefix    string
+	PrefixEnd string
+	MaxValues int32
+}
+
+// CountAuditActions says how many distinct actions start with prefix, up
+// to max_values + 1: more than max_values means a prefix too short to
+// merge, and the page walks the log by time instead (such a prefix
+// matches a large share of it). CountAuditActors is the same for emails.
+func (q *Queries) CountAuditActions(ctx context.Context, arg CountAuditActionsParams) (int32, error) {
+	row := q.db.QueryRow(ctx, countAuditActions, arg.Prefix, arg.PrefixEnd, arg.MaxValues)
+	var column_1 int32
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
+const countAuditActors = `-- name: CountAuditActors :one
+WITH RECURSIVE vals (v, n) AS (
+    (SELECT lower(l.actor_email) COLLATE "C", 1 FROM audit_log l
+     WHERE lower(l.actor_email) COLLATE "C" >= $1::text AND lower(l.actor_email) COLLATE "C" < $2::text
+     ORDER BY lower(l.actor_email) COLLATE "C" LIMIT 1)
+    UNION ALL
+    SELECT (SELECT lower(l.actor_email) COLLATE "C" FROM audit_log l
+            WHERE lower(l.actor_email) COLLATE "C" > vals.v AND lower(l.actor_email) COLLATE "C" < $2::text
+            ORDER BY lower(l.actor_email) COLLATE "C" LIMIT 1), vals.n + 1
+    FROM vals
+    WHERE vals.v IS NOT NULL AND vals.n <= $3::int
+)
+SELECT count(v)::int FROM vals
+`
+
+type CountAuditActorsParams struct {
+	Prefix    string
+	PrefixEnd string
+	MaxValues int32
+}
+
+func (q *Queries) CountAuditActors(ctx context.Context, arg CountAuditActorsParams) (int32, error) {
+	row := q.db.QueryRow(ctx, countAuditActors, arg.Prefix, arg.PrefixEnd, arg.MaxValues)
+	var column_1 int32
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const insertAudit = `-- name: InsertAudit :exec
 INSERT INTO audit_log (actor_id, actor_email, action, entity, entity_id, before, after, client_ip)
 VALUES ($1, $2, $3, $4, $5,
@@ -43,14 +103,14 @@ func (q *Queries) InsertAudit(ctx context.Context, arg InsertAuditParams) error 
 }
 
 const listAudit = `-- name: ListAudit :many
+
 SELECT id, at, actor_id, actor_email, action, entity, entity_id, before, after, client_ip
 FROM audit_log
 WHERE (at, id) < ($1::timestamptz, $2::bigint)
-  AND ($3::text = '' OR entity = $3)
-  AND ($4::text = '' OR action LIKE $4 || '%')
-  AND ($5::text = '' OR actor_email ILIKE '%' || $5 || '%')
-  AND ($6::timestamptz IS NULL OR at >= $6)
-  AND ($7::timestamptz IS NULL OR at < $7)
+  AND at >= $3::timestamptz AND at < $4::timestamptz
+  AND ($5::text = '' OR entity = $5)
+  AND ($6::text = '' OR action LIKE $6 || '%')
+  AND ($7::text = '' OR lower(actor_email) LIKE $7 || '%')
 ORDER BY at DESC, id DESC
 LIMIT $8
 `
@@ -58,27 +118,275 @@ LIMIT $8
 type ListAuditParams struct {
 	BeforeAt time.Time
 	BeforeID int64
+	FromAt   time.Time
+	ToAt     time.Time
 	Entity   string
 	Action   string
 	Actor    string
-	FromAt   *time.Time
-	ToAt     *time.Time
 	PageSize int32
 }
 
-// ListAudit is one page of the audit log, newest first, after the keyset
-// cursor (@before_at, @before_id); the first page passes a cursor past any
-// row. Empty filters match everything; @action is a prefix ("employee."),
-// @actor a part of the actor's email, @from_at/@to_at bound the time.
+// The audit log page, newest first, one page after the keyset cursor
+// (before_at, before_id; the first page passes a cursor past any row).
+// Filters: entity exact; action a prefix of the action ("employee.");
+// actor a prefix of the actor's email, any case; from_at/to_at bound
+// the time. Empty filters match everything.
+//
+// The log grows without end, so each page reads one page of it: the query
+// is chosen by its filters (web/auditlog.go), each walks an index that
+// ends in (at, id), newest first, and the time range is a condition of
+// that walk. The filters the index does not serve are checked on the rows
+// it hands over.
+// ListAudit walks the whole log by time: no filter, or only entity-free
+// ones the rows are checked against.
 func (q *Queries) ListAudit(ctx context.Context, arg ListAuditParams) ([]AuditLog, error) {
 	rows, err := q.db.Query(ctx, listAudit,
 		arg.BeforeAt,
 		arg.BeforeID,
+		arg.FromAt,
+		arg.ToAt,
 		arg.Entity,
 		arg.Action,
 		arg.Actor,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AuditLog{}
+	for rows.Next() {
+		var i AuditLog
+		if err := rows.Scan(
+			&i.ID,
+			&i.At,
+			&i.ActorID,
+			&i.ActorEmail,
+			&i.Action,
+			&i.Entity,
+			&i.EntityID,
+			&i.Before,
+			&i.After,
+			&i.ClientIp,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listAuditByAction = `-- name: ListAuditByAction :many
+WITH RECURSIVE actions (action, n) AS (
+    (SELECT l.action COLLATE "C", 1 FROM audit_log l
+     WHERE l.action COLLATE "C" >= $8::text AND l.action COLLATE "C" < $9::text
+     ORDER BY l.action COLLATE "C" LIMIT 1)
+    UNION ALL
+    SELECT (SELECT l.action COLLATE "C" FROM audit_log l
+            WHERE l.action COLLATE "C" > actions.action AND l.action COLLATE "C" < $9::text
+            ORDER BY l.action COLLATE "C" LIMIT 1), actions.n + 1
+    FROM actions
+    WHERE actions.action IS NOT NULL AND actions.n < $10::int
+)
+SELECT p.id, p.at, p.actor_id, p.actor_email, p.action, p.entity, p.entity_id, p.before, p.after, p.client_ip
+FROM actions CROSS JOIN LATERAL (
+    SELECT l.id, l.at, l.actor_id, l.actor_email, l.action, l.entity, l.entity_id, l.before, l.after, l.client_ip
+    FROM audit_log l
+    WHERE l.action COLLATE "C" = actions.action
+      AND (l.at, l.id) < ($1::timestamptz, $2::bigint)
+      AND l.at >= $3::timestamptz AND l.at < $4::timestamptz
+      AND ($5::text = '' OR l.entity = $5)
+      AND ($6::text = '' OR lower(l.actor_email) LIKE $6 || '%')
+    ORDER BY l.action COLLATE "C", l.at DESC, l.id DESC
+    LIMIT $7
+) p
+WHERE actions.action IS NOT NULL
+ORDER BY p.at DESC, p.id DESC
+LIMIT $7
+`
+
+type ListAuditByActionParams struct {
+	BeforeAt  time.Time
+	BeforeID  int64
+	FromAt    time.Time
+	ToAt      time.Time
+	Entity    string
+	Actor     string
+	PageSize  int32
+	Action    string
+	ActionEnd string
+	MaxValues int32
+}
+
+// ListAuditByAction finds the distinct actions starting with action (a
+// few: the app writes a couple of dozen kinds), reads a page of each in
+// time order and merges them. action_end is action followed by the
+// highest character. At most max_values actions are merged; CountAuditValues
+// says when a prefix covers more.
+func (q *Queries) ListAuditByAction(ctx context.Context, arg ListAuditByActionParams) ([]AuditLog, error) {
+	rows, err := q.db.Query(ctx, listAuditByAction,
+		arg.BeforeAt,
+		arg.BeforeID,
 		arg.FromAt,
 		arg.ToAt,
+		arg.Entity,
+		arg.Actor,
+		arg.PageSize,
+		arg.Action,
+		arg.ActionEnd,
+		arg.MaxValues,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AuditLog{}
+	for rows.Next() {
+		var i AuditLog
+		if err := rows.Scan(
+			&i.ID,
+			&i.At,
+			&i.ActorID,
+			&i.ActorEmail,
+			&i.Action,
+			&i.Entity,
+			&i.EntityID,
+			&i.Before,
+			&i.After,
+			&i.ClientIp,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listAuditByActor = `-- name: ListAuditByActor :many
+WITH RECURSIVE actors (email, n) AS (
+    (SELECT lower(l.actor_email) COLLATE "C", 1 FROM audit_log l
+     WHERE lower(l.actor_email) COLLATE "C" >= $8::text AND lower(l.actor_email) COLLATE "C" < $9::text
+     ORDER BY lower(l.actor_email) COLLATE "C" LIMIT 1)
+    UNION ALL
+    SELECT (SELECT lower(l.actor_email) COLLATE "C" FROM audit_log l
+            WHERE lower(l.actor_email) COLLATE "C" > actors.email AND lower(l.actor_email) COLLATE "C" < $9::text
+            ORDER BY lower(l.actor_email) COLLATE "C" LIMIT 1), actors.n + 1
+    FROM actors
+    WHERE actors.email IS NOT NULL AND actors.n < $10::int
+)
+SELECT p.id, p.at, p.actor_id, p.actor_email, p.action, p.entity, p.entity_id, p.before, p.after, p.client_ip
+FROM actors CROSS JOIN LATERAL (
+    SELECT l.id, l.at, l.actor_id, l.actor_email, l.action, l.entity, l.entity_id, l.before, l.after, l.client_ip
+    FROM audit_log l
+    WHERE lower(l.actor_email) COLLATE "C" = actors.email
+      AND (l.at, l.id) < ($1::timestamptz, $2::bigint)
+      AND l.at >= $3::timestamptz AND l.at < $4::timestamptz
+      AND ($5::text = '' OR l.entity = $5)
+      AND ($6::text = '' OR l.action LIKE $6 || '%')
+    ORDER BY lower(l.actor_email) COLLATE "C", l.at DESC, l.id DESC
+    LIMIT $7
+) p
+WHERE actors.email IS NOT NULL
+ORDER BY p.at DESC, p.id DESC
+LIMIT $7
+`
+
+type ListAuditByActorParams struct {
+	BeforeAt  time.Time
+	BeforeID  int64
+	FromAt    time.Time
+	ToAt      time.Time
+	Entity    string
+	Action    string
+	PageSize  int32
+	Actor     string
+	ActorEnd  string
+	MaxValues int32
+}
+
+// ListAuditByActor is ListAuditByAction for the actor's email: the
+// distinct emails starting with actor (lowercase), a page of each, merged.
+func (q *Queries) ListAuditByActor(ctx context.Context, arg ListAuditByActorParams) ([]AuditLog, error) {
+	rows, err := q.db.Query(ctx, listAuditByActor,
+		arg.BeforeAt,
+		arg.BeforeID,
+		arg.FromAt,
+		arg.ToAt,
+		arg.Entity,
+		arg.Action,
+		arg.PageSize,
+		arg.Actor,
+		arg.ActorEnd,
+		arg.MaxValues,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AuditLog{}
+	for rows.Next() {
+		var i AuditLog
+		if err := rows.Scan(
+			&i.ID,
+			&i.At,
+			&i.ActorID,
+			&i.ActorEmail,
+			&i.Action,
+			&i.Entity,
+			&i.EntityID,
+			&i.Before,
+			&i.After,
+			&i.ClientIp,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listAuditByEntity = `-- name: ListAuditByEntity :many
+SELECT id, at, actor_id, actor_email, action, entity, entity_id, before, after, client_ip
+FROM audit_log
+WHERE entity = $1::text
+  AND (at, id) < ($2::timestamptz, $3::bigint)
+  AND at >= $4::timestamptz AND at < $5::timestamptz
+  AND ($6::text = '' OR action LIKE $6 || '%')
+  AND ($7::text = '' OR lower(actor_email) LIKE $7 || '%')
+ORDER BY entity, at DESC, id DESC
+LIMIT $8
+`
+
+type ListAuditByEntityParams struct {
+	Entity   string
+	BeforeAt time.Time
+	BeforeID int64
+	FromAt   time.Time
+	ToAt     time.Time
+	Action   string
+	Actor    string
+	PageSize int32
+}
+
+// ListAuditByEntity walks one kind of record's entries.
+func (q *Queries) ListAuditByEntity(ctx context.Context, arg ListAuditByEntityParams) ([]AuditLog, error) {
+	rows, err := q.db.Query(ctx, listAuditByEntity,
+		arg.Entity,
+		arg.BeforeAt,
+		arg.BeforeID,
+		arg.FromAt,
+		arg.ToAt,
+		arg.Action,
+		arg.Actor,
 		arg.PageSize,
 	)
 	if err != nil {

@@ -13,56 +13,93 @@ import (
 )
 
 const countEmployees = `-- name: CountEmployees :one
-SELECT count(*) FROM employees e
-WHERE ($1::text = '' OR (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || $1 || '%')
-  AND ($2::bigint IS NULL OR e.department_id = $2)
-  AND ($3::text = '' OR e.status = $3)
+SELECT coalesce(sum(c.n), 0)::bigint FROM employee_counts c
+WHERE ($1::bigint IS NULL OR c.department_id = $1)
+  AND ($2::text = '' OR c.status = $2)
 `
 
 type CountEmployeesParams struct {
-	Search       string
 	DepartmentID *int64
 	Status       string
 }
 
-// CountEmployees is the size of the filtered list.
+// CountEmployees is the exact size of the list filtered by department and
+// status, from the counts the triggers keep.
 func (q *Queries) CountEmployees(ctx context.Context, arg CountEmployeesParams) (int64, error) {
-	row := q.db.QueryRow(ctx, countEmployees, arg.Search, arg.DepartmentID, arg.Status)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
+	row := q.db.QueryRow(ctx, countEmployees, arg.DepartmentID, arg.Status)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
 }
 
-const countMatchesUpTo = `-- name: CountMatchesUpTo :one
-SELECT count(*) FROM (
-    SELECT 1 FROM employees e
-    WHERE (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || $1::text || '%'
-      AND ($2::bigint IS NULL OR e.department_id = $2)
-      AND ($3::text = '' OR e.status = $3)
-    LIMIT $4::bigint
-) AS m
+const countWordMatches = `-- name: CountWordMatches :one
+
+WITH RECURSIVE words (word, n) AS (
+    (SELECT w.word, 1 FROM employee_words w
+     WHERE w.word >= $1::text AND w.word < $2::text
+     ORDER BY w.word LIMIT 1)
+    UNION ALL
+    SELECT (SELECT w.word FROM employee_words w
+            WHERE w.word > words.word AND w.word < $2::text
+            ORDER BY w.word LIMIT 1), words.n + 1
+    FROM words
+    WHERE words.word IS NOT NULL AND words.n <= $4::int
+)
+SELECT (SELECT count(word) FROM words)::int AS words,
+       coalesce((SELECT min(word) FROM words), '')::text AS first_word,
+       count(*)::int AS entries, count(DISTINCT m.employee_id)::int AS employees
+FROM (
+    SELECT w.employee_id FROM employee_words w
+    WHERE w.word >= $1::text AND w.word < $2::text
+    ORDER BY w.word, w.last_name, w.first_name, w.employee_id
+    LIMIT $3::int
+) m
 `
 
-type CountMatchesUpToParams struct {
-	Search       string
-	DepartmentID *int64
-	Status       string
-	UpTo         int64
+type CountWordMatchesParams struct {
+	Word     string
+	WordEnd  string
+	UpTo     int32
+	MaxWords int32
 }
 
-// CountMatchesUpTo counts a search's matches but stops at up_to: a search
-// that matches nearly everyone shows "more than 10,000" instead of reading
-// every match only to count it (100 ms at 100k rows for "example").
-func (q *Queries) CountMatchesUpTo(ctx context.Context, arg CountMatchesUpToParams) (int64, error) {
-	row := q.db.QueryRow(ctx, countMatchesUpTo,
-		arg.Search,
-		arg.DepartmentID,
-		arg.Status,
+type CountWordMatchesRow struct {
+	Words     int32
+	FirstWord string
+	Entries   int32
+	Employees int32
+}
+
+// Searching. A search q matches an employee when one of their words starts
+// with word (the longest word of q, lowercased, chosen in web/) and their
+// "first last email" (lowercased) contains phrase (q lowercased, LIKE-
+// escaped; ” when q is that one word). word_end is word followed by the
+// highest character, so [word, word_end) is every word starting with
+// word. A short word can start many different words; the queries take
+// the first max_words of them and CountWordMatches says whether there are
+// more (then web/ walks the list instead: see WalkSearch*).
+// CountWordMatches counts, without reading employees: words, the distinct
+// words starting with word, up to max_words + 1 (one index probe each),
+// and the first of them;
+// entries, the (word, employee) entries of those words, at most up_to;
+// employees, the distinct employees among those entries. With no other
+// condition of the search, employees is the exact number of matches when
+// entries < up_to.
+func (q *Queries) CountWordMatches(ctx context.Context, arg CountWordMatchesParams) (CountWordMatchesRow, error) {
+	row := q.db.QueryRow(ctx, countWordMatches,
+		arg.Word,
+		arg.WordEnd,
 		arg.UpTo,
+		arg.MaxWords,
 	)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
+	var i CountWordMatchesRow
+	err := row.Scan(
+		&i.Words,
+		&i.FirstWord,
+		&i.Entries,
+		&i.Employees,
+	)
+	return i, err
 }
 
 const createEmployee = `-- name: CreateEmployee :one
@@ -139,7 +176,7 @@ UPDATE employees SET manager_id = NULL, version = version + 1, updated_at = now(
 WHERE manager_id = $1
 `
 
-// DetachReports clears the manager of everyone reporting to @id before it
+// DetachReports clears the manager of everyone reporting to id before it
 // is deleted, bumping their version so open edit forms notice.
 func (q *Queries) DetachReports(ctx context.Context, id *int64) (int64, error) {
 	result, err := q.db.Exec(ctx, detachReports, id)
@@ -256,14 +293,18 @@ SELECT e.id, e.first_name, e.last_name, e.email, e.job_title,
        e.hire_date, e.status, e.termination_date, e.created_at, e.updated_at
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
-WHERE ($1::text = '' OR (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || $1 || '%')
-  AND ($2::bigint IS NULL OR e.department_id = $2)
-  AND ($3::text = '' OR e.status = $3)
+WHERE ($1::text = '' OR e.id IN (
+          SELECT w.employee_id FROM employee_words w WHERE w.word >= $1::text AND w.word < $2::text))
+  AND ($3::text = '' OR lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || $3 || '%')
+  AND ($4::bigint IS NULL OR e.department_id = $4)
+  AND ($5::text = '' OR e.status = $5)
 ORDER BY e.last_name, e.first_name, e.id
 `
 
 type ExportEmployeesParams struct {
-	Search       string
+	Word         string
+	WordEnd      string
+	Phrase       string
 	DepartmentID *int64
 	Status       string
 }
@@ -283,11 +324,18 @@ type ExportEmployeesRow struct {
 	UpdatedAt       time.Time
 }
 
-// ExportEmployees is the whole filtered list for the CSV download. The
-// handler streams it row by row (db.Queries.EachExportEmployee) rather
-// than through the generated method, which collects every row first.
+// ExportEmployees is the whole filtered list for the CSV download, with
+// the search of the list (word, phrase: see above; ” when there is
+// none). The handler streams it row by row (db.Queries.EachExportEmployee)
+// rather than through the generated method, which collects every row first.
 func (q *Queries) ExportEmployees(ctx context.Context, arg ExportEmployeesParams) ([]ExportEmployeesRow, error) {
-	rows, err := q.db.Query(ctx, exportEmployees, arg.Search, arg.DepartmentID, arg.Status)
+	rows, err := q.db.Query(ctx, exportEmployees,
+		arg.Word,
+		arg.WordEnd,
+		arg.Phrase,
+		arg.DepartmentID,
+		arg.Status,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -400,23 +448,167 @@ func (q *Queries) GetEmployeeForUpdate(ctx context.Context, id int64) (Employee,
 	return i, err
 }
 
+const intersectSearchByName = `-- name: IntersectSearchByName :many
+WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
+    (SELECT a.last_name, a.first_name, a.employee_id, false, 0, 0
+     FROM employee_words a
+     WHERE a.word = $1::text
+       AND (a.last_name, a.first_name, a.employee_id) > ($2::text, $3::text, $4::bigint)
+     ORDER BY a.word, a.last_name, a.first_name, a.employee_id
+     LIMIT 1)
+    UNION ALL
+    SELECT nxt.last_name, nxt.first_name, nxt.employee_id, step.hit, lf.hits + step.hit::int, lf.steps + 1
+    FROM lf
+    CROSS JOIN LATERAL (
+        SELECT b.last_name, b.first_name, b.employee_id FROM employee_words b
+        WHERE b.word = $5::text
+          AND (b.last_name, b.first_name, b.employee_id) >= (lf.last_name, lf.first_name, lf.employee_id)
+        ORDER BY b.word, b.last_name, b.first_name, b.employee_id
+        LIMIT 1
+    ) b
+    CROSS JOIN LATERAL (
+        SELECT b.employee_id = lf.employee_id AND EXISTS (
+                   SELECT 1 FROM employees x
+                   WHERE x.id = lf.employee_id
+                     AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $6::text || '%'
+                     AND ($7::bigint IS NULL OR x.department_id = $7)
+                     AND ($8::text = '' OR x.status = $8)) AS hit
+    ) step
+    LEFT JOIN LATERAL (
+        SELECT a.last_name, a.first_name, a.employee_id FROM employee_words a
+        WHERE a.word = $1::text
+          AND (a.last_name, a.first_name, a.employee_id) >= (b.last_name, b.first_name, b.employee_id)
+          AND (a.last_name, a.first_name, a.employee_id) <> (lf.last_name, lf.first_name, lf.employee_id)
+        ORDER BY a.word, a.last_name, a.first_name, a.employee_id
+        LIMIT 1
+    ) nxt ON true
+    WHERE lf.employee_id IS NOT NULL AND lf.hits < $9::int AND lf.steps < $10::int
+),
+walked AS (
+    -- A row's hit is about the candidate of the row before it.
+    SELECT lag(lf.employee_id) OVER w AS matched_id, lf.hit, lf.steps,
+           lf.last_name, lf.first_name, lf.employee_id, max(lf.steps) OVER () AS last_step
+    FROM lf
+    WINDOW w AS (ORDER BY lf.steps)
+)
+SELECT w.hit, w.steps, coalesce(w.last_name, '')::text AS at_last_name, coalesce(w.first_name, '')::text AS at_first_name,
+       coalesce(w.employee_id, 0)::bigint AS at_id,
+       e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
+       e.department_id, coalesce(d.name, '')::text AS department_name
+FROM walked w
+LEFT JOIN employees e ON w.hit AND e.id = w.matched_id
+LEFT JOIN departments d ON d.id = e.department_id
+WHERE w.hit OR w.steps = w.last_step
+ORDER BY w.steps
+`
+
+type IntersectSearchByNameParams struct {
+	WordA          string
+	AfterLastName  string
+	AfterFirstName string
+	AfterID        int64
+	WordB          string
+	Phrase         string
+	DepartmentID   *int64
+	Status         string
+	PageSize       int32
+	MaxSteps       int32
+}
+
+type IntersectSearchByNameRow struct {
+	Hit            bool
+	Steps          int32
+	AtLastName     string
+	AtFirstName    string
+	AtID           int64
+	ID             *int64
+	FirstName      *string
+	LastName       *string
+	Email          *string
+	JobTitle       *string
+	HireDate       *time.Time
+	Status         *string
+	DepartmentID   *int64
+	DepartmentName string
+}
+
+// IntersectSearchByName is the plan for a search of two or more common
+// words ("zoe wong"): walking either word's entries in name order would
+// read thousands of them before the few that have the other word too, so
+// it leapfrogs. From a candidate entry of word_a it seeks the first entry
+// of word_b at or after it (one index probe); if that is the same
+// employee, and the employee's "first last email" contains the phrase,
+// the candidate matches; either way the next candidate is word_a's first
+// entry at or after where word_b got to (one more probe). Steps skip whole
+// runs of either word. The walk ends after a page of matches, when a word
+// runs out, or after max_steps steps. Both words are whole words (every
+// word of a search but its last is followed by a separator, so it must be
+// a whole word to match).
+//
+// Rows: the matches (hit), then one row that says where the walk stopped:
+// its key is the next candidate (id 0 when word_a ran out) and steps tells
+// whether it gave up, in which case web/ offers to continue from there.
+func (q *Queries) IntersectSearchByName(ctx context.Context, arg IntersectSearchByNameParams) ([]IntersectSearchByNameRow, error) {
+	rows, err := q.db.Query(ctx, intersectSearchByName,
+		arg.WordA,
+		arg.AfterLastName,
+		arg.AfterFirstName,
+		arg.AfterID,
+		arg.WordB,
+		arg.Phrase,
+		arg.DepartmentID,
+		arg.Status,
+		arg.PageSize,
+		arg.MaxSteps,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []IntersectSearchByNameRow{}
+	for rows.Next() {
+		var i IntersectSearchByNameRow
+		if err := rows.Scan(
+			&i.Hit,
+			&i.Steps,
+			&i.AtLastName,
+			&i.AtFirstName,
+			&i.AtID,
+			&i.ID,
+			&i.FirstName,
+			&i.LastName,
+			&i.Email,
+			&i.JobTitle,
+			&i.HireDate,
+			&i.Status,
+			&i.DepartmentID,
+			&i.DepartmentName,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listEmployeesByHireDate = `-- name: ListEmployeesByHireDate :many
 SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
        e.department_id, coalesce(d.name, '')::text AS department_name
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
 WHERE (e.hire_date, e.id) > ($1::date, $2::bigint)
-  AND ($3::text = '' OR (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || $3 || '%')
-  AND ($4::bigint IS NULL OR e.department_id = $4)
-  AND ($5::text = '' OR e.status = $5)
+  AND ($3::bigint IS NULL OR e.department_id = $3)
+  AND ($4::text = '' OR e.status = $4)
 ORDER BY e.hire_date, e.id
-LIMIT $6
+LIMIT $5
 `
 
 type ListEmployeesByHireDateParams struct {
 	AfterHireDate time.Time
 	AfterID       int64
-	Search        string
 	DepartmentID  *int64
 	Status        string
 	PageSize      int32
@@ -438,7 +630,6 @@ func (q *Queries) ListEmployeesByHireDate(ctx context.Context, arg ListEmployees
 	rows, err := q.db.Query(ctx, listEmployeesByHireDate,
 		arg.AfterHireDate,
 		arg.AfterID,
-		arg.Search,
 		arg.DepartmentID,
 		arg.Status,
 		arg.PageSize,
@@ -477,18 +668,16 @@ SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.sta
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
 WHERE (e.last_name, e.first_name, e.id) > ($1::text, $2::text, $3::bigint)
-  AND ($4::text = '' OR (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || $4 || '%')
-  AND ($5::bigint IS NULL OR e.department_id = $5)
-  AND ($6::text = '' OR e.status = $6)
+  AND ($4::bigint IS NULL OR e.department_id = $4)
+  AND ($5::text = '' OR e.status = $5)
 ORDER BY e.last_name, e.first_name, e.id
-LIMIT $7
+LIMIT $6
 `
 
 type ListEmployeesByNameParams struct {
 	AfterLastName  string
 	AfterFirstName string
 	AfterID        int64
-	Search         string
 	DepartmentID   *int64
 	Status         string
 	PageSize       int32
@@ -506,15 +695,12 @@ type ListEmployeesByNameRow struct {
 	DepartmentName string
 }
 
-// ListEmployeesByName walks employees_name_idx from the cursor and stops
-// after one page: fast at any depth, and the right plan for a search that
-// matches a large share of the table (matches come along every few rows).
+// ListEmployeesByName is a page of the list in name order after the cursor.
 func (q *Queries) ListEmployeesByName(ctx context.Context, arg ListEmployeesByNameParams) ([]ListEmployeesByNameRow, error) {
 	rows, err := q.db.Query(ctx, listEmployeesByName,
 		arg.AfterLastName,
 		arg.AfterFirstName,
 		arg.AfterID,
-		arg.Search,
 		arg.DepartmentID,
 		arg.Status,
 		arg.PageSize,
@@ -573,7 +759,7 @@ type ManagerCreatesCycleParams struct {
 	ManagerID  int64
 }
 
-// ManagerCreatesCycle reports whether @manager_id is @employee_id or
+// ManagerCreatesCycle reports whether manager_id is employee_id or
 // reports to them, directly or through any chain of managers. It walks up
 // from the proposed manager; UNION (not UNION ALL) ends the walk should the
 // data already hold a loop.
@@ -585,29 +771,54 @@ func (q *Queries) ManagerCreatesCycle(ctx context.Context, arg ManagerCreatesCyc
 }
 
 const searchEmployeesByHireDate = `-- name: SearchEmployeesByHireDate :many
-WITH m AS MATERIALIZED (
-    SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status, e.department_id
-    FROM employees e
-    WHERE (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || $2::text || '%'
-      AND (e.hire_date, e.id) > ($3::date, $4::bigint)
-      AND ($5::bigint IS NULL OR e.department_id = $5)
-      AND ($6::text = '' OR e.status = $6)
+WITH RECURSIVE words (word, n) AS (
+    (SELECT w.word, 1 FROM employee_words w
+     WHERE w.word >= $1::text AND w.word < $2::text
+     ORDER BY w.word LIMIT 1)
+    UNION ALL
+    SELECT (SELECT w.word FROM employee_words w
+            WHERE w.word > words.word AND w.word < $2::text
+            ORDER BY w.word LIMIT 1), words.n + 1
+    FROM words
+    WHERE words.word IS NOT NULL AND words.n < $3::int
+), hits AS (
+    SELECT DISTINCT h.hire_date, h.employee_id
+    FROM words CROSS JOIN LATERAL (
+        SELECT w.hire_date, w.employee_id FROM employee_words w
+        WHERE w.word = words.word
+          AND (w.hire_date, w.employee_id) > ($4::date, $5::bigint)
+          AND (NOT $6::boolean OR EXISTS (
+              SELECT 1 FROM employees x
+              WHERE x.id = w.employee_id
+                AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $7::text || '%'
+                AND ($8::bigint IS NULL OR x.department_id = $8)
+                AND ($9::text = '' OR x.status = $9)))
+        ORDER BY w.hire_date, w.employee_id
+        LIMIT $10
+    ) h
+    WHERE words.word IS NOT NULL
+    ORDER BY h.hire_date, h.employee_id
+    LIMIT $10
 )
-SELECT m.id, m.first_name, m.last_name, m.email, m.job_title, m.hire_date, m.status,
-       m.department_id, coalesce(d.name, '')::text AS department_name
-FROM m
-LEFT JOIN departments d ON d.id = m.department_id
-ORDER BY m.hire_date, m.id
-LIMIT $1
+SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
+       e.department_id, coalesce(d.name, '')::text AS department_name
+FROM hits
+JOIN employees e ON e.id = hits.employee_id
+LEFT JOIN departments d ON d.id = e.department_id
+ORDER BY e.hire_date, e.id
 `
 
 type SearchEmployeesByHireDateParams struct {
-	PageSize      int32
-	Search        string
+	Word          string
+	WordEnd       string
+	MaxWords      int32
 	AfterHireDate time.Time
 	AfterID       int64
+	Filtered      bool
+	Phrase        string
 	DepartmentID  *int64
 	Status        string
+	PageSize      int32
 }
 
 type SearchEmployeesByHireDateRow struct {
@@ -624,12 +835,16 @@ type SearchEmployeesByHireDateRow struct {
 
 func (q *Queries) SearchEmployeesByHireDate(ctx context.Context, arg SearchEmployeesByHireDateParams) ([]SearchEmployeesByHireDateRow, error) {
 	rows, err := q.db.Query(ctx, searchEmployeesByHireDate,
-		arg.PageSize,
-		arg.Search,
+		arg.Word,
+		arg.WordEnd,
+		arg.MaxWords,
 		arg.AfterHireDate,
 		arg.AfterID,
+		arg.Filtered,
+		arg.Phrase,
 		arg.DepartmentID,
 		arg.Status,
+		arg.PageSize,
 	)
 	if err != nil {
 		return nil, err
@@ -660,30 +875,55 @@ func (q *Queries) SearchEmployeesByHireDate(ctx context.Context, arg SearchEmplo
 }
 
 const searchEmployeesByName = `-- name: SearchEmployeesByName :many
-WITH m AS MATERIALIZED (
-    SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status, e.department_id
-    FROM employees e
-    WHERE (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || $2::text || '%'
-      AND (e.last_name, e.first_name, e.id) > ($3::text, $4::text, $5::bigint)
-      AND ($6::bigint IS NULL OR e.department_id = $6)
-      AND ($7::text = '' OR e.status = $7)
+WITH RECURSIVE words (word, n) AS (
+    (SELECT w.word, 1 FROM employee_words w
+     WHERE w.word >= $1::text AND w.word < $2::text
+     ORDER BY w.word LIMIT 1)
+    UNION ALL
+    SELECT (SELECT w.word FROM employee_words w
+            WHERE w.word > words.word AND w.word < $2::text
+            ORDER BY w.word LIMIT 1), words.n + 1
+    FROM words
+    WHERE words.word IS NOT NULL AND words.n < $3::int
+), hits AS (
+    SELECT DISTINCT h.last_name, h.first_name, h.employee_id
+    FROM words CROSS JOIN LATERAL (
+        SELECT w.last_name, w.first_name, w.employee_id FROM employee_words w
+        WHERE w.word = words.word
+          AND (w.last_name, w.first_name, w.employee_id) > ($4::text, $5::text, $6::bigint)
+          AND (NOT $7::boolean OR EXISTS (
+              SELECT 1 FROM employees x
+              WHERE x.id = w.employee_id
+                AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $8::text || '%'
+                AND ($9::bigint IS NULL OR x.department_id = $9)
+                AND ($10::text = '' OR x.status = $10)))
+        ORDER BY w.last_name, w.first_name, w.employee_id
+        LIMIT $11
+    ) h
+    WHERE words.word IS NOT NULL
+    ORDER BY h.last_name, h.first_name, h.employee_id
+    LIMIT $11
 )
-SELECT m.id, m.first_name, m.last_name, m.email, m.job_title, m.hire_date, m.status,
-       m.department_id, coalesce(d.name, '')::text AS department_name
-FROM m
-LEFT JOIN departments d ON d.id = m.department_id
-ORDER BY m.last_name, m.first_name, m.id
-LIMIT $1
+SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
+       e.department_id, coalesce(d.name, '')::text AS department_name
+FROM hits
+JOIN employees e ON e.id = hits.employee_id
+LEFT JOIN departments d ON d.id = e.department_id
+ORDER BY e.last_name, e.first_name, e.id
 `
 
 type SearchEmployeesByNameParams struct {
-	PageSize       int32
-	Search         string
+	Word           string
+	WordEnd        string
+	MaxWords       int32
 	AfterLastName  string
 	AfterFirstName string
 	AfterID        int64
+	Filtered       bool
+	Phrase         string
 	DepartmentID   *int64
 	Status         string
+	PageSize       int32
 }
 
 type SearchEmployeesByNameRow struct {
@@ -698,20 +938,25 @@ type SearchEmployeesByNameRow struct {
 	DepartmentName string
 }
 
-// SearchEmployeesByName is the plan for a search with few matches: take
-// them all from the trigram index, then sort. Walking the name index
-// instead would read up to the whole table when the matches sit late in
-// name order, as every last-name search's do. MATERIALIZED keeps the
-// planner from merging the two steps back into that walk.
+// SearchEmployeesByName is a page of a search in name order. For each word
+// starting with word it reads that word's first matches after the cursor
+// in name order (its entries are stored in that order), then merges them:
+// at most max_words times a page, whatever the number of matches. The
+// other conditions (the phrase, department, status) are checked on the
+// employee's row only when there are any (filtered).
 func (q *Queries) SearchEmployeesByName(ctx context.Context, arg SearchEmployeesByNameParams) ([]SearchEmployeesByNameRow, error) {
 	rows, err := q.db.Query(ctx, searchEmployeesByName,
-		arg.PageSize,
-		arg.Search,
+		arg.Word,
+		arg.WordEnd,
+		arg.MaxWords,
 		arg.AfterLastName,
 		arg.AfterFirstName,
 		arg.AfterID,
+		arg.Filtered,
+		arg.Phrase,
 		arg.DepartmentID,
 		arg.Status,
+		arg.PageSize,
 	)
 	if err != nil {
 		return nil, err
@@ -800,7 +1045,7 @@ type UpdateEmployeeParams struct {
 	Version         int32
 }
 
-// UpdateEmployee applies an edit made on version @version; no row means
+// UpdateEmployee applies an edit made on version version; no row means
 // someone else saved in between (or the employee is gone).
 func (q *Queries) UpdateEmployee(ctx context.Context, arg UpdateEmployeeParams) (Employee, error) {
 	row := q.db.QueryRow(ctx, updateEmployee,
@@ -841,23 +1086,184 @@ const useCustomPlans = `-- name: UseCustomPlans :exec
 SELECT set_config('plan_cache_mode', 'force_custom_plan', true)
 `
 
-// Employees: the list (browse and search), the record, and its writes.
+// Employees: the list (browse, filter and search), the record, and its
+// writes.
 //
-// The list queries run with plan_cache_mode = force_custom_plan (see
-// UseCustomPlans, which db.ListBatch sends ahead of them in the same round
-// trip): their optional filters ("@status = ” OR ...") fold away
-// only when the planner sees the values, and a generic plan cannot use the
-// trigram index for the search at all (measured 240 ms instead of 9 ms).
+// Every list query reads one page, whatever the size of the table
+// (migration 00006 has the tables and indexes they use):
+//   - totals come from employee_counts, exact, a few rows at any size;
+//   - a page is an index walk in the page's order that stops after one
+//     page, from the keyset cursor; each filter has an index that serves
+//     it in that order;
+//   - a search reads employee_words, which holds every word of every name
+//     and email with the sort keys, so its matches also come in order.
+//
+// They run with plan_cache_mode = force_custom_plan (see UseCustomPlans,
+// which db.ListBatch sends ahead of them in the same round trip): their
+// optional filters ("status = ” OR ...") fold away, and the partial
+// indexes of a status apply, only when the planner sees the values.
 //
 // Keyset cursors are never NULL: the first page starts after (”, ”, 0) in
 // name order and after (0001-01-01, 0) in hire-date order, so the cursor is
 // always an index condition, on every plan.
-//
-// The search expression is exactly the one employees_search_idx is built
-// on; @search arrives with % and _ escaped (see web/employees.go).
 // UseCustomPlans makes the rest of the transaction (or of the pipeline, an
 // implicit transaction) plan each statement for its actual parameters.
 func (q *Queries) UseCustomPlans(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, useCustomPlans)
 	return err
+}
+
+const walkSearchByHireDate = `-- name: WalkSearchByHireDate :many
+SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
+       e.department_id, coalesce(d.name, '')::text AS department_name
+FROM employees e
+LEFT JOIN departments d ON d.id = e.department_id
+WHERE (e.hire_date, e.id) > ($1::date, $2::bigint)
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || $3::text)
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || $4::text || '%'
+  AND ($5::bigint IS NULL OR e.department_id = $5)
+  AND ($6::text = '' OR e.status = $6)
+ORDER BY e.hire_date, e.id
+LIMIT $7
+`
+
+type WalkSearchByHireDateParams struct {
+	AfterHireDate time.Time
+	AfterID       int64
+	Word          string
+	Phrase        string
+	DepartmentID  *int64
+	Status        string
+	PageSize      int32
+}
+
+type WalkSearchByHireDateRow struct {
+	ID             int64
+	FirstName      string
+	LastName       string
+	Email          string
+	JobTitle       string
+	HireDate       time.Time
+	Status         string
+	DepartmentID   *int64
+	DepartmentName string
+}
+
+func (q *Queries) WalkSearchByHireDate(ctx context.Context, arg WalkSearchByHireDateParams) ([]WalkSearchByHireDateRow, error) {
+	rows, err := q.db.Query(ctx, walkSearchByHireDate,
+		arg.AfterHireDate,
+		arg.AfterID,
+		arg.Word,
+		arg.Phrase,
+		arg.DepartmentID,
+		arg.Status,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WalkSearchByHireDateRow{}
+	for rows.Next() {
+		var i WalkSearchByHireDateRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.FirstName,
+			&i.LastName,
+			&i.Email,
+			&i.JobTitle,
+			&i.HireDate,
+			&i.Status,
+			&i.DepartmentID,
+			&i.DepartmentName,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const walkSearchByName = `-- name: WalkSearchByName :many
+SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
+       e.department_id, coalesce(d.name, '')::text AS department_name
+FROM employees e
+LEFT JOIN departments d ON d.id = e.department_id
+WHERE (e.last_name, e.first_name, e.id) > ($1::text, $2::text, $3::bigint)
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || $4::text)
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || $5::text || '%'
+  AND ($6::bigint IS NULL OR e.department_id = $6)
+  AND ($7::text = '' OR e.status = $7)
+ORDER BY e.last_name, e.first_name, e.id
+LIMIT $8
+`
+
+type WalkSearchByNameParams struct {
+	AfterLastName  string
+	AfterFirstName string
+	AfterID        int64
+	Word           string
+	Phrase         string
+	DepartmentID   *int64
+	Status         string
+	PageSize       int32
+}
+
+type WalkSearchByNameRow struct {
+	ID             int64
+	FirstName      string
+	LastName       string
+	Email          string
+	JobTitle       string
+	HireDate       time.Time
+	Status         string
+	DepartmentID   *int64
+	DepartmentName string
+}
+
+// WalkSearchByName is the plan for a word so short that it starts more
+// than max_words words ("a"): such a word is common, so walking the list
+// in name order finds a page of matches after a few rows. The regular
+// expression is "word at the start of a word" (word holds only letters
+// and digits, so it has nothing to escape).
+func (q *Queries) WalkSearchByName(ctx context.Context, arg WalkSearchByNameParams) ([]WalkSearchByNameRow, error) {
+	rows, err := q.db.Query(ctx, walkSearchByName,
+		arg.AfterLastName,
+		arg.AfterFirstName,
+		arg.AfterID,
+		arg.Word,
+		arg.Phrase,
+		arg.DepartmentID,
+		arg.Status,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []WalkSearchByNameRow{}
+	for rows.Next() {
+		var i WalkSearchByNameRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.FirstName,
+			&i.LastName,
+			&i.Email,
+			&i.JobTitle,
+			&i.HireDate,
+			&i.Status,
+			&i.DepartmentID,
+			&i.DepartmentName,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

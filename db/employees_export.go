@@ -7,7 +7,9 @@ import "context"
 // of held in memory (the generated ExportEmployees collects every row). It
 // stops at the first error fn returns.
 func (q *Queries) EachExportEmployee(ctx context.Context, arg ExportEmployeesParams, fn func(ExportEmployeesRow) error) error {
-	rows, err := q.db.Query(ctx, exportEmployees, arg.Search, arg.DepartmentID, arg.Status)
+	var rec recorder // the generated method's arguments, in its order
+	_, _ = New(&rec).ExportEmployees(ctx, arg)
+	rows, err := q.db.Query(ctx, rec.sql, rec.args...)
 	if err != nil {
 		return err
 	}

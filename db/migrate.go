@@ -45,6 +45,11 @@ type Migrator struct {
 
 // NewMigrator opens a migrator on url (a connection string).
 func NewMigrator(cfg Config, log *slog.Logger) (*Migrator, error) {
+	// A migration rewrites or indexes whole tables, which takes longer than
+	// any page may: HRIS_DB_STATEMENT_TIMEOUT (30 s) stopped the search
+	// index's build at a million employees. Migrations are an operator's
+	// step, watched, so they run unbounded.
+	cfg.StatementTimeout = 0
 	pc, err := PoolConfig(cfg)
 	if err != nil {
 		return nil, err

@@ -72,6 +72,20 @@ type Employee struct {
 	UpdatedAt       time.Time
 }
 
+type EmployeeCount struct {
+	DepartmentID int64
+	Status       string
+	N            int64
+}
+
+type EmployeeWord struct {
+	Word       string
+	LastName   string
+	FirstName  string
+	HireDate   time.Time
+	EmployeeID int64
+}
+
 type GooseDbVersion struct {
 	ID        int32
 	VersionID int64

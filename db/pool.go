@@ -30,6 +30,9 @@ type Config struct {
 	ExecMode string
 	// ApplicationName is sent unless the URL names one already.
 	ApplicationName string
+	// Tracer, when set, sees every statement (a Recorder, in tests and the
+	// bench).
+	Tracer pgx.QueryTracer
 }
 
 // DefaultConfig returns the documented defaults.
@@ -59,7 +62,7 @@ var ExecModes = map[string]pgx.QueryExecMode{
 }
 
 // PoolConfig turns c into a pgxpool configuration. It is separate from
-// NewPool so tests can check the mapping without a server.
+// Open so tests can check the mapping without a server.
 func PoolConfig(c Config) (*pgxpool.Config, error) {
 	pc, err := pgxpool.ParseConfig(c.URL)
 	if err != nil {
@@ -83,6 +86,7 @@ func PoolConfig(c Config) (*pgxpool.Config, error) {
 	pc.PingTimeout = min(c.ConnectTimeout, 2*time.Second)
 	pc.ConnConfig.ConnectTimeout = c.ConnectTimeout
 	pc.ConnConfig.DefaultQueryExecMode = mode
+	pc.ConnConfig.Tracer = c.Tracer
 	rp := pc.ConnConfig.RuntimeParams
 	if _, set := rp["application_name"]; !set && c.ApplicationName != "" {
 		rp["application_name"] = c.ApplicationName

@@ -21,6 +21,19 @@ func (q *Queries) AnalyzeEmployees(ctx context.Context) error {
 	return err
 }
 
+const countSeededAudit = `-- name: CountSeededAudit :one
+SELECT count(*) FROM audit_log WHERE client_ip LIKE '192.0.2.%'
+`
+
+// CountSeededAudit counts the demo audit entries (a scan of the log: the
+// seed runs it once).
+func (q *Queries) CountSeededAudit(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, countSeededAudit)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const departmentIDs = `-- name: DepartmentIDs :many
 SELECT id FROM departments ORDER BY id
 `
@@ -43,6 +56,57 @@ func (q *Queries) DepartmentIDs(ctx context.Context) ([]int64, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const seedAudit = `-- name: SeedAudit :execrows
+INSERT INTO audit_log (at, actor_id, actor_email, action, entity, entity_id, before, after, client_ip)
+SELECT date_trunc('day', now()) - interval '730 days' + g * (interval '730 days' / $1::int),
+       NULL,
+       CASE WHEN k.action = 'login.failure' THEN 'guess' || (hashint8(g) & 65535) || '@example.net'
+            ELSE 'hr' || lpad((g % 25 + 1)::text, 2, '0') || '@hris.local' END,
+       k.action, k.entity,
+       CASE WHEN k.entity = 'employee' THEN (hashint8(g * 7) & 2147483647) % greatest($2::bigint, 1) + 1 END,
+       CASE WHEN k.action = 'employee.update' THEN jsonb_build_object('job_title', 'Analyst', 'version', g % 7 + 1) END,
+       CASE WHEN k.action IN ('employee.update', 'employee.create')
+            THEN jsonb_build_object('job_title', 'Lead', 'version', g % 7 + 2) END,
+       '192.0.2.' || (g % 250 + 1)
+FROM generate_series($3::bigint, $4::bigint) AS g
+CROSS JOIN LATERAL (
+    SELECT (ARRAY['employee.update', 'employee.update', 'employee.update', 'employee.update', 'employee.update',
+                  'employee.update', 'employee.update', 'employee.update', 'employee.create', 'employee.create',
+                  'login.success', 'login.success', 'login.success', 'login.success', 'logout', 'logout',
+                  'login.failure', 'department.update', 'employee.terminate', 'user.create'])[g % 20 + 1] AS action
+) a
+CROSS JOIN LATERAL (
+    SELECT a.action, CASE WHEN a.action LIKE 'employee.%' THEN 'employee'
+                          WHEN a.action LIKE 'department.%' THEN 'department' ELSE 'user' END AS entity
+) k
+`
+
+type SeedAuditParams struct {
+	Total     int32
+	Employees int64
+	FirstN    int64
+	LastN     int64
+}
+
+// SeedAudit adds demo audit entries number first_n..last_n, spread over
+// the last two years in the order of their numbers (the log is appended to
+// in time order): mostly employee edits by 25 HR accounts, logins and
+// logouts, and failed logins from many different addresses, as a log that
+// has seen some password guessing looks. Entries are marked by their
+// client address in 192.0.2.0/24 (TEST-NET-1: no real client has one).
+func (q *Queries) SeedAudit(ctx context.Context, arg SeedAuditParams) (int64, error) {
+	result, err := q.db.Exec(ctx, seedAudit,
+		arg.Total,
+		arg.Employees,
+		arg.FirstN,
+		arg.LastN,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const seedDepartments = `-- name: SeedDepartments :execrows

@@ -2,10 +2,12 @@
 SELECT id, name FROM departments ORDER BY lower(name), id;
 
 -- ListDepartments is every department with its number of employees
--- (terminated ones included: they still belong to it).
+-- (terminated ones included: they still belong to it), from the counts the
+-- triggers keep (migration 00006): a few rows per department, not its
+-- employees.
 -- name: ListDepartments :many
 SELECT d.id, d.name, d.description, d.version,
-       (SELECT count(*) FROM employees e WHERE e.department_id = d.id) AS employee_count
+       (SELECT coalesce(sum(c.n), 0) FROM employee_counts c WHERE c.department_id = d.id)::bigint AS employee_count
 FROM departments d
 ORDER BY lower(d.name), d.id;
 
@@ -21,8 +23,10 @@ SELECT * FROM departments WHERE id = $1 FOR UPDATE;
 -- name: GetDepartmentByCreateKey :one
 SELECT * FROM departments WHERE create_key = $1;
 
+-- CountDepartmentEmployees is exact inside a transaction too: the counts
+-- change in the transactions that change employees.
 -- name: CountDepartmentEmployees :one
-SELECT count(*) FROM employees WHERE department_id = $1;
+SELECT coalesce(sum(n), 0)::bigint FROM employee_counts WHERE department_id = @department_id::bigint;
 
 -- CreateDepartment inserts unless the form's idempotency key was used
 -- already; then it returns no row and the caller loads the earlier one.

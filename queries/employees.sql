@@ -1,52 +1,43 @@
--- Employees: the list (browse and search), the record, and its writes.
+-- Employees: the list (browse, filter and search), the record, and its
+-- writes.
 --
--- The list queries run with plan_cache_mode = force_custom_plan (see
--- UseCustomPlans, which db.ListBatch sends ahead of them in the same round
--- trip): their optional filters ("@status = '' OR ...") fold away
--- only when the planner sees the values, and a generic plan cannot use the
--- trigram index for the search at all (measured 240 ms instead of 9 ms).
+-- Every list query reads one page, whatever the size of the table
+-- (migration 00006 has the tables and indexes they use):
+--   - totals come from employee_counts, exact, a few rows at any size;
+--   - a page is an index walk in the page's order that stops after one
+--     page, from the keyset cursor; each filter has an index that serves
+--     it in that order;
+--   - a search reads employee_words, which holds every word of every name
+--     and email with the sort keys, so its matches also come in order.
+--
+-- They run with plan_cache_mode = force_custom_plan (see UseCustomPlans,
+-- which db.ListBatch sends ahead of them in the same round trip): their
+-- optional filters ("status = '' OR ...") fold away, and the partial
+-- indexes of a status apply, only when the planner sees the values.
 --
 -- Keyset cursors are never NULL: the first page starts after ('', '', 0) in
 -- name order and after (0001-01-01, 0) in hire-date order, so the cursor is
 -- always an index condition, on every plan.
---
--- The search expression is exactly the one employees_search_idx is built
--- on; @search arrives with % and _ escaped (see web/employees.go).
 
 -- UseCustomPlans makes the rest of the transaction (or of the pipeline, an
 -- implicit transaction) plan each statement for its actual parameters.
 -- name: UseCustomPlans :exec
 SELECT set_config('plan_cache_mode', 'force_custom_plan', true);
 
--- CountEmployees is the size of the filtered list.
+-- CountEmployees is the exact size of the list filtered by department and
+-- status, from the counts the triggers keep.
 -- name: CountEmployees :one
-SELECT count(*) FROM employees e
-WHERE (@search::text = '' OR (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || @search || '%')
-  AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
-  AND (@status::text = '' OR e.status = @status);
+SELECT coalesce(sum(c.n), 0)::bigint FROM employee_counts c
+WHERE (sqlc.narg('department_id')::bigint IS NULL OR c.department_id = sqlc.narg('department_id'))
+  AND (@status::text = '' OR c.status = @status);
 
--- CountMatchesUpTo counts a search's matches but stops at up_to: a search
--- that matches nearly everyone shows "more than 10,000" instead of reading
--- every match only to count it (100 ms at 100k rows for "example").
--- name: CountMatchesUpTo :one
-SELECT count(*) FROM (
-    SELECT 1 FROM employees e
-    WHERE (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || @search::text || '%'
-      AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
-      AND (@status::text = '' OR e.status = @status)
-    LIMIT @up_to::bigint
-) AS m;
-
--- ListEmployeesByName walks employees_name_idx from the cursor and stops
--- after one page: fast at any depth, and the right plan for a search that
--- matches a large share of the table (matches come along every few rows).
+-- ListEmployeesByName is a page of the list in name order after the cursor.
 -- name: ListEmployeesByName :many
 SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
        e.department_id, coalesce(d.name, '')::text AS department_name
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
 WHERE (e.last_name, e.first_name, e.id) > (@after_last_name::text, @after_first_name::text, @after_id::bigint)
-  AND (@search::text = '' OR (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || @search || '%')
   AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
   AND (@status::text = '' OR e.status = @status)
 ORDER BY e.last_name, e.first_name, e.id
@@ -58,59 +49,242 @@ SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.sta
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
 WHERE (e.hire_date, e.id) > (@after_hire_date::date, @after_id::bigint)
-  AND (@search::text = '' OR (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || @search || '%')
   AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
   AND (@status::text = '' OR e.status = @status)
 ORDER BY e.hire_date, e.id
 LIMIT @page_size;
 
--- SearchEmployeesByName is the plan for a search with few matches: take
--- them all from the trigram index, then sort. Walking the name index
--- instead would read up to the whole table when the matches sit late in
--- name order, as every last-name search's do. MATERIALIZED keeps the
--- planner from merging the two steps back into that walk.
--- name: SearchEmployeesByName :many
-WITH m AS MATERIALIZED (
-    SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status, e.department_id
-    FROM employees e
-    WHERE (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || @search::text || '%'
-      AND (e.last_name, e.first_name, e.id) > (@after_last_name::text, @after_first_name::text, @after_id::bigint)
-      AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
-      AND (@status::text = '' OR e.status = @status)
+-- Searching. A search q matches an employee when one of their words starts
+-- with word (the longest word of q, lowercased, chosen in web/) and their
+-- "first last email" (lowercased) contains phrase (q lowercased, LIKE-
+-- escaped; '' when q is that one word). word_end is word followed by the
+-- highest character, so [word, word_end) is every word starting with
+-- word. A short word can start many different words; the queries take
+-- the first max_words of them and CountWordMatches says whether there are
+-- more (then web/ walks the list instead: see WalkSearch*).
+
+-- CountWordMatches counts, without reading employees: words, the distinct
+-- words starting with word, up to max_words + 1 (one index probe each),
+-- and the first of them;
+-- entries, the (word, employee) entries of those words, at most up_to;
+-- employees, the distinct employees among those entries. With no other
+-- condition of the search, employees is the exact number of matches when
+-- entries < up_to.
+-- name: CountWordMatches :one
+WITH RECURSIVE words (word, n) AS (
+    (SELECT w.word, 1 FROM employee_words w
+     WHERE w.word >= @word::text AND w.word < @word_end::text
+     ORDER BY w.word LIMIT 1)
+    UNION ALL
+    SELECT (SELECT w.word FROM employee_words w
+            WHERE w.word > words.word AND w.word < @word_end::text
+            ORDER BY w.word LIMIT 1), words.n + 1
+    FROM words
+    WHERE words.word IS NOT NULL AND words.n <= @max_words::int
 )
-SELECT m.id, m.first_name, m.last_name, m.email, m.job_title, m.hire_date, m.status,
-       m.department_id, coalesce(d.name, '')::text AS department_name
-FROM m
-LEFT JOIN departments d ON d.id = m.department_id
-ORDER BY m.last_name, m.first_name, m.id
-LIMIT @page_size;
+SELECT (SELECT count(word) FROM words)::int AS words,
+       coalesce((SELECT min(word) FROM words), '')::text AS first_word,
+       count(*)::int AS entries, count(DISTINCT m.employee_id)::int AS employees
+FROM (
+    SELECT w.employee_id FROM employee_words w
+    WHERE w.word >= @word::text AND w.word < @word_end::text
+    ORDER BY w.word, w.last_name, w.first_name, w.employee_id
+    LIMIT @up_to::int
+) m;
+
+-- SearchEmployeesByName is a page of a search in name order. For each word
+-- starting with word it reads that word's first matches after the cursor
+-- in name order (its entries are stored in that order), then merges them:
+-- at most max_words times a page, whatever the number of matches. The
+-- other conditions (the phrase, department, status) are checked on the
+-- employee's row only when there are any (filtered).
+-- name: SearchEmployeesByName :many
+WITH RECURSIVE words (word, n) AS (
+    (SELECT w.word, 1 FROM employee_words w
+     WHERE w.word >= @word::text AND w.word < @word_end::text
+     ORDER BY w.word LIMIT 1)
+    UNION ALL
+    SELECT (SELECT w.word FROM employee_words w
+            WHERE w.word > words.word AND w.word < @word_end::text
+            ORDER BY w.word LIMIT 1), words.n + 1
+    FROM words
+    WHERE words.word IS NOT NULL AND words.n < @max_words::int
+), hits AS (
+    SELECT DISTINCT h.last_name, h.first_name, h.employee_id
+    FROM words CROSS JOIN LATERAL (
+        SELECT w.last_name, w.first_name, w.employee_id FROM employee_words w
+        WHERE w.word = words.word
+          AND (w.last_name, w.first_name, w.employee_id) > (@after_last_name::text, @after_first_name::text, @after_id::bigint)
+          AND (NOT @filtered::boolean OR EXISTS (
+              SELECT 1 FROM employees x
+              WHERE x.id = w.employee_id
+                AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
+                AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
+                AND (@status::text = '' OR x.status = @status)))
+        ORDER BY w.last_name, w.first_name, w.employee_id
+        LIMIT @page_size
+    ) h
+    WHERE words.word IS NOT NULL
+    ORDER BY h.last_name, h.first_name, h.employee_id
+    LIMIT @page_size
+)
+SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
+       e.department_id, coalesce(d.name, '')::text AS department_name
+FROM hits
+JOIN employees e ON e.id = hits.employee_id
+LEFT JOIN departments d ON d.id = e.department_id
+ORDER BY e.last_name, e.first_name, e.id;
 
 -- name: SearchEmployeesByHireDate :many
-WITH m AS MATERIALIZED (
-    SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status, e.department_id
-    FROM employees e
-    WHERE (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || @search::text || '%'
-      AND (e.hire_date, e.id) > (@after_hire_date::date, @after_id::bigint)
-      AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
-      AND (@status::text = '' OR e.status = @status)
+WITH RECURSIVE words (word, n) AS (
+    (SELECT w.word, 1 FROM employee_words w
+     WHERE w.word >= @word::text AND w.word < @word_end::text
+     ORDER BY w.word LIMIT 1)
+    UNION ALL
+    SELECT (SELECT w.word FROM employee_words w
+            WHERE w.word > words.word AND w.word < @word_end::text
+            ORDER BY w.word LIMIT 1), words.n + 1
+    FROM words
+    WHERE words.word IS NOT NULL AND words.n < @max_words::int
+), hits AS (
+    SELECT DISTINCT h.hire_date, h.employee_id
+    FROM words CROSS JOIN LATERAL (
+        SELECT w.hire_date, w.employee_id FROM employee_words w
+        WHERE w.word = words.word
+          AND (w.hire_date, w.employee_id) > (@after_hire_date::date, @after_id::bigint)
+          AND (NOT @filtered::boolean OR EXISTS (
+              SELECT 1 FROM employees x
+              WHERE x.id = w.employee_id
+                AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
+                AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
+                AND (@status::text = '' OR x.status = @status)))
+        ORDER BY w.hire_date, w.employee_id
+        LIMIT @page_size
+    ) h
+    WHERE words.word IS NOT NULL
+    ORDER BY h.hire_date, h.employee_id
+    LIMIT @page_size
 )
-SELECT m.id, m.first_name, m.last_name, m.email, m.job_title, m.hire_date, m.status,
-       m.department_id, coalesce(d.name, '')::text AS department_name
-FROM m
-LEFT JOIN departments d ON d.id = m.department_id
-ORDER BY m.hire_date, m.id
+SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
+       e.department_id, coalesce(d.name, '')::text AS department_name
+FROM hits
+JOIN employees e ON e.id = hits.employee_id
+LEFT JOIN departments d ON d.id = e.department_id
+ORDER BY e.hire_date, e.id;
+
+-- IntersectSearchByName is the plan for a search of two or more common
+-- words ("zoe wong"): walking either word's entries in name order would
+-- read thousands of them before the few that have the other word too, so
+-- it leapfrogs. From a candidate entry of word_a it seeks the first entry
+-- of word_b at or after it (one index probe); if that is the same
+-- employee, and the employee's "first last email" contains the phrase,
+-- the candidate matches; either way the next candidate is word_a's first
+-- entry at or after where word_b got to (one more probe). Steps skip whole
+-- runs of either word. The walk ends after a page of matches, when a word
+-- runs out, or after max_steps steps. Both words are whole words (every
+-- word of a search but its last is followed by a separator, so it must be
+-- a whole word to match).
+--
+-- Rows: the matches (hit), then one row that says where the walk stopped:
+-- its key is the next candidate (id 0 when word_a ran out) and steps tells
+-- whether it gave up, in which case web/ offers to continue from there.
+-- name: IntersectSearchByName :many
+WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
+    (SELECT a.last_name, a.first_name, a.employee_id, false, 0, 0
+     FROM employee_words a
+     WHERE a.word = @word_a::text
+       AND (a.last_name, a.first_name, a.employee_id) > (@after_last_name::text, @after_first_name::text, @after_id::bigint)
+     ORDER BY a.word, a.last_name, a.first_name, a.employee_id
+     LIMIT 1)
+    UNION ALL
+    SELECT nxt.last_name, nxt.first_name, nxt.employee_id, step.hit, lf.hits + step.hit::int, lf.steps + 1
+    FROM lf
+    CROSS JOIN LATERAL (
+        SELECT b.last_name, b.first_name, b.employee_id FROM employee_words b
+        WHERE b.word = @word_b::text
+          AND (b.last_name, b.first_name, b.employee_id) >= (lf.last_name, lf.first_name, lf.employee_id)
+        ORDER BY b.word, b.last_name, b.first_name, b.employee_id
+        LIMIT 1
+    ) b
+    CROSS JOIN LATERAL (
+        SELECT b.employee_id = lf.employee_id AND EXISTS (
+                   SELECT 1 FROM employees x
+                   WHERE x.id = lf.employee_id
+                     AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
+                     AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
+                     AND (@status::text = '' OR x.status = @status)) AS hit
+    ) step
+    LEFT JOIN LATERAL (
+        SELECT a.last_name, a.first_name, a.employee_id FROM employee_words a
+        WHERE a.word = @word_a::text
+          AND (a.last_name, a.first_name, a.employee_id) >= (b.last_name, b.first_name, b.employee_id)
+          AND (a.last_name, a.first_name, a.employee_id) <> (lf.last_name, lf.first_name, lf.employee_id)
+        ORDER BY a.word, a.last_name, a.first_name, a.employee_id
+        LIMIT 1
+    ) nxt ON true
+    WHERE lf.employee_id IS NOT NULL AND lf.hits < @page_size::int AND lf.steps < @max_steps::int
+),
+walked AS (
+    -- A row's hit is about the candidate of the row before it.
+    SELECT lag(lf.employee_id) OVER w AS matched_id, lf.hit, lf.steps,
+           lf.last_name, lf.first_name, lf.employee_id, max(lf.steps) OVER () AS last_step
+    FROM lf
+    WINDOW w AS (ORDER BY lf.steps)
+)
+SELECT w.hit, w.steps, coalesce(w.last_name, '')::text AS at_last_name, coalesce(w.first_name, '')::text AS at_first_name,
+       coalesce(w.employee_id, 0)::bigint AS at_id,
+       e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
+       e.department_id, coalesce(d.name, '')::text AS department_name
+FROM walked w
+LEFT JOIN employees e ON w.hit AND e.id = w.matched_id
+LEFT JOIN departments d ON d.id = e.department_id
+WHERE w.hit OR w.steps = w.last_step
+ORDER BY w.steps;
+
+-- WalkSearchByName is the plan for a word so short that it starts more
+-- than max_words words ("a"): such a word is common, so walking the list
+-- in name order finds a page of matches after a few rows. The regular
+-- expression is "word at the start of a word" (word holds only letters
+-- and digits, so it has nothing to escape).
+-- name: WalkSearchByName :many
+SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
+       e.department_id, coalesce(d.name, '')::text AS department_name
+FROM employees e
+LEFT JOIN departments d ON d.id = e.department_id
+WHERE (e.last_name, e.first_name, e.id) > (@after_last_name::text, @after_first_name::text, @after_id::bigint)
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || @word::text)
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || @phrase::text || '%'
+  AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
+  AND (@status::text = '' OR e.status = @status)
+ORDER BY e.last_name, e.first_name, e.id
 LIMIT @page_size;
 
--- ExportEmployees is the whole filtered list for the CSV download. The
--- handler streams it row by row (db.Queries.EachExportEmployee) rather
--- than through the generated method, which collects every row first.
+-- name: WalkSearchByHireDate :many
+SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
+       e.department_id, coalesce(d.name, '')::text AS department_name
+FROM employees e
+LEFT JOIN departments d ON d.id = e.department_id
+WHERE (e.hire_date, e.id) > (@after_hire_date::date, @after_id::bigint)
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || @word::text)
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || @phrase::text || '%'
+  AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
+  AND (@status::text = '' OR e.status = @status)
+ORDER BY e.hire_date, e.id
+LIMIT @page_size;
+
+-- ExportEmployees is the whole filtered list for the CSV download, with
+-- the search of the list (word, phrase: see above; '' when there is
+-- none). The handler streams it row by row (db.Queries.EachExportEmployee)
+-- rather than through the generated method, which collects every row first.
 -- name: ExportEmployees :many
 SELECT e.id, e.first_name, e.last_name, e.email, e.job_title,
        coalesce(d.name, '')::text AS department_name, e.manager_id,
        e.hire_date, e.status, e.termination_date, e.created_at, e.updated_at
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
-WHERE (@search::text = '' OR (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || @search || '%')
+WHERE (@word::text = '' OR e.id IN (
+          SELECT w.employee_id FROM employee_words w WHERE w.word >= @word::text AND w.word < @word_end::text))
+  AND (@phrase::text = '' OR lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || @phrase || '%')
   AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
   AND (@status::text = '' OR e.status = @status)
 ORDER BY e.last_name, e.first_name, e.id;
@@ -154,7 +328,7 @@ VALUES (@first_name, @last_name, @email, @job_title, sqlc.narg('department_id'),
 ON CONFLICT (create_key) DO NOTHING
 RETURNING *;
 
--- UpdateEmployee applies an edit made on version @version; no row means
+-- UpdateEmployee applies an edit made on version version; no row means
 -- someone else saved in between (or the employee is gone).
 -- name: UpdateEmployee :one
 UPDATE employees SET
@@ -177,7 +351,7 @@ RETURNING *;
 -- name: LockManagerChanges :exec
 SELECT pg_advisory_xact_lock(hashtext('hris.employees.manager_id'));
 
--- ManagerCreatesCycle reports whether @manager_id is @employee_id or
+-- ManagerCreatesCycle reports whether manager_id is employee_id or
 -- reports to them, directly or through any chain of managers. It walks up
 -- from the proposed manager; UNION (not UNION ALL) ends the walk should the
 -- data already hold a loop.
@@ -189,7 +363,7 @@ WITH RECURSIVE chain (id, manager_id) AS (
 )
 SELECT EXISTS (SELECT 1 FROM chain WHERE chain.id = @employee_id::bigint);
 
--- DetachReports clears the manager of everyone reporting to @id before it
+-- DetachReports clears the manager of everyone reporting to id before it
 -- is deleted, bumping their version so open edit forms notice.
 -- name: DetachReports :execrows
 UPDATE employees SET manager_id = NULL, version = version + 1, updated_at = now()

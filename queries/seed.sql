@@ -24,3 +24,38 @@ ON CONFLICT ((lower(email))) DO NOTHING;
 -- searches use the trigram index right away instead of after autovacuum.
 -- name: AnalyzeEmployees :exec
 ANALYZE employees, departments;
+
+-- SeedAudit adds demo audit entries number first_n..last_n, spread over
+-- the last two years in the order of their numbers (the log is appended to
+-- in time order): mostly employee edits by 25 HR accounts, logins and
+-- logouts, and failed logins from many different addresses, as a log that
+-- has seen some password guessing looks. Entries are marked by their
+-- client address in 192.0.2.0/24 (TEST-NET-1: no real client has one).
+-- name: SeedAudit :execrows
+INSERT INTO audit_log (at, actor_id, actor_email, action, entity, entity_id, before, after, client_ip)
+SELECT date_trunc('day', now()) - interval '730 days' + g * (interval '730 days' / @total::int),
+       NULL,
+       CASE WHEN k.action = 'login.failure' THEN 'guess' || (hashint8(g) & 65535) || '@example.net'
+            ELSE 'hr' || lpad((g % 25 + 1)::text, 2, '0') || '@hris.local' END,
+       k.action, k.entity,
+       CASE WHEN k.entity = 'employee' THEN (hashint8(g * 7) & 2147483647) % greatest(@employees::bigint, 1) + 1 END,
+       CASE WHEN k.action = 'employee.update' THEN jsonb_build_object('job_title', 'Analyst', 'version', g % 7 + 1) END,
+       CASE WHEN k.action IN ('employee.update', 'employee.create')
+            THEN jsonb_build_object('job_title', 'Lead', 'version', g % 7 + 2) END,
+       '192.0.2.' || (g % 250 + 1)
+FROM generate_series(@first_n::bigint, @last_n::bigint) AS g
+CROSS JOIN LATERAL (
+    SELECT (ARRAY['employee.update', 'employee.update', 'employee.update', 'employee.update', 'employee.update',
+                  'employee.update', 'employee.update', 'employee.update', 'employee.create', 'employee.create',
+                  'login.success', 'login.success', 'login.success', 'login.success', 'logout', 'logout',
+                  'login.failure', 'department.update', 'employee.terminate', 'user.create'])[g % 20 + 1] AS action
+) a
+CROSS JOIN LATERAL (
+    SELECT a.action, CASE WHEN a.action LIKE 'employee.%' THEN 'employee'
+                          WHEN a.action LIKE 'department.%' THEN 'department' ELSE 'user' END AS entity
+) k;
+
+-- CountSeededAudit counts the demo audit entries (a scan of the log: the
+-- seed runs it once).
+-- name: CountSeededAudit :one
+SELECT count(*) FROM audit_log WHERE client_ip LIKE '192.0.2.%';

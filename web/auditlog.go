@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"hris/db"
 	"hris/views/components"
@@ -22,8 +23,88 @@ type auditCursor struct {
 	ID int64     `json:"i"`
 }
 
-// auditEnd is after every entry: the cursor of the first page.
-var auditEnd = auditCursor{At: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), ID: math.MaxInt64}
+// auditEnd is after every entry: the cursor of the first page;
+// auditBeginning is before every entry.
+var (
+	auditEnd       = auditCursor{At: time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), ID: math.MaxInt64}
+	auditBeginning = auditCursor{At: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)}
+)
+
+// auditMaxValues is how many different actions (or actors) a prefix filter
+// merges; a shorter prefix that covers more walks the log by time.
+const auditMaxValues = 32
+
+// auditFilter is the audit page's filters and position.
+type auditFilter struct {
+	entity   string
+	action   string // a prefix
+	actor    string // a prefix of the email, lowercase
+	from, to time.Time
+	before   auditCursor
+}
+
+// page reads one page of the log, one more entry than shown. The query is
+// chosen by the filters so that an index serves the most selective one in
+// the page's order (see queries/audit.sql): the actor, then the action, then
+// the kind of record, else time alone. A prefix filter merges the
+// different actions or actors it covers, when there are few; first it
+// asks how many there are, in the same round trip.
+func (f auditFilter) page(ctx context.Context, q *db.Queries) ([]db.AuditLog, error) {
+	limit := int32(auditPageSize + 1)
+	var (
+		rows   []db.AuditLog
+		values int32
+	)
+	lb := db.NewListBatch()
+	switch {
+	case f.actor != "":
+		p := db.CountAuditActorsParams{Prefix: f.actor, PrefixEnd: f.actor + string(utf8.MaxRune), MaxValues: auditMaxValues}
+		lb.Queue(func(q *db.Queries) (err error) { values, err = q.CountAuditActors(ctx, p); return err })
+		lb.Queue(func(q *db.Queries) (err error) {
+			rows, err = q.ListAuditByActor(ctx, db.ListAuditByActorParams{BeforeAt: f.before.At, BeforeID: f.before.ID,
+				FromAt: f.from, ToAt: f.to, Entity: f.entity, Action: likeEscape(f.action), PageSize: limit,
+				Actor: p.Prefix, ActorEnd: p.PrefixEnd, MaxValues: auditMaxValues})
+			return err
+		})
+	case f.action != "":
+		p := db.CountAuditActionsParams{Prefix: f.action, PrefixEnd: f.action + string(utf8.MaxRune), MaxValues: auditMaxValues}
+		lb.Queue(func(q *db.Queries) (err error) { values, err = q.CountAuditActions(ctx, p); return err })
+		lb.Queue(func(q *db.Queries) (err error) {
+			rows, err = q.ListAuditByAction(ctx, db.ListAuditByActionParams{BeforeAt: f.before.At, BeforeID: f.before.ID,
+				FromAt: f.from, ToAt: f.to, Entity: f.entity, Actor: likeEscape(f.actor), PageSize: limit,
+				Action: p.Prefix, ActionEnd: p.PrefixEnd, MaxValues: auditMaxValues})
+			return err
+		})
+	case f.entity != "":
+		lb.Queue(func(q *db.Queries) (err error) {
+			rows, err = q.ListAuditByEntity(ctx, db.ListAuditByEntityParams{Entity: f.entity, BeforeAt: f.before.At,
+				BeforeID: f.before.ID, FromAt: f.from, ToAt: f.to, PageSize: limit})
+			return err
+		})
+	default:
+		return f.walk(ctx, q, limit)
+	}
+	if err := q.SendListBatch(ctx, lb); err != nil {
+		return nil, err
+	}
+	if values > auditMaxValues {
+		return f.walk(ctx, q, limit)
+	}
+	return rows, nil
+}
+
+// walk reads the page walking the whole log by time, checking every filter
+// on each entry: for no filter, or a prefix so short it matches much.
+func (f auditFilter) walk(ctx context.Context, q *db.Queries, limit int32) ([]db.AuditLog, error) {
+	var rows []db.AuditLog
+	lb := db.NewListBatch()
+	lb.Queue(func(q *db.Queries) (err error) {
+		rows, err = q.ListAudit(ctx, db.ListAuditParams{BeforeAt: f.before.At, BeforeID: f.before.ID, FromAt: f.from, ToAt: f.to,
+			Entity: f.entity, Action: likeEscape(f.action), Actor: likeEscape(f.actor), PageSize: limit})
+		return err
+	})
+	return rows, q.SendListBatch(ctx, lb)
+}
 
 func (a *App) auditList(w http.ResponseWriter, r *http.Request) {
 	query := r.URL.Query()
@@ -35,24 +116,19 @@ func (a *App) auditList(w http.ResponseWriter, r *http.Request) {
 		To:     strings.TrimSpace(query.Get("to")),
 		Errors: components.Errors{},
 	}
-	p := db.ListAuditParams{
-		BeforeAt: auditEnd.At, BeforeID: auditEnd.ID,
-		Entity: v.Entity, Action: likeEscape(v.Action), Actor: likeEscape(v.Actor),
-		PageSize: auditPageSize + 1,
-	}
+	f := auditFilter{entity: v.Entity, action: v.Action, actor: strings.ToLower(v.Actor),
+		before: auditEnd, from: auditBeginning.At, to: auditEnd.At}
 	// Dates are whole days in the server's time zone, both ends included.
 	if v.From != "" {
 		if t, ok := parseDate(v.From); ok {
-			t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.Local)
-			p.FromAt = &t
+			f.from = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.Local)
 		} else {
 			v.Errors["from"] = "Use YYYY-MM-DD."
 		}
 	}
 	if v.To != "" {
 		if t, ok := parseDate(v.To); ok {
-			t = time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, time.Local)
-			p.ToAt = &t
+			f.to = time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, time.Local)
 		} else {
 			v.Errors["to"] = "Use YYYY-MM-DD."
 		}
@@ -60,11 +136,11 @@ func (a *App) auditList(w http.ResponseWriter, r *http.Request) {
 	var c auditCursor
 	after := decodeCursor(query.Get("after"), &c)
 	if after {
-		p.BeforeAt, p.BeforeID = c.At, c.ID
+		f.before = c
 	}
 	var rows []db.AuditLog
-	err := a.readPlanned(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {
-		rows, err = q.ListAudit(ctx, p)
+	err := a.db.Read(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {
+		rows, err = f.page(ctx, q)
 		return err
 	})
 	if err != nil {

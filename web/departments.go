@@ -141,7 +141,7 @@ func (a *App) departmentDetail(r *http.Request, history bool) (pages.DepartmentD
 		if d, err = q.GetDepartment(ctx, id); err != nil {
 			return err
 		}
-		if count, err = q.CountDepartmentEmployees(ctx, &id); err != nil {
+		if count, err = q.CountDepartmentEmployees(ctx, id); err != nil {
 			return err
 		}
 		if history {
@@ -276,7 +276,7 @@ func (a *App) departmentDeletePost(w http.ResponseWriter, r *http.Request) {
 		if before, err = q.GetDepartmentForUpdate(ctx, id); err != nil {
 			return err
 		}
-		n, err := q.CountDepartmentEmployees(ctx, &id)
+		n, err := q.CountDepartmentEmployees(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -21,7 +21,15 @@ const exportFlushEvery = 500
 // for a complete one.
 func (a *App) employeeExport(w http.ResponseWriter, r *http.Request) {
 	f := employeeFilterFrom(r.URL.Query())
-	params := db.ExportEmployeesParams{Search: likeEscape(f.Q), DepartmentID: f.Department, Status: f.Status}
+	params := db.ExportEmployeesParams{DepartmentID: f.Department, Status: f.Status}
+	// A search with nothing to search by shows nobody; so does the file.
+	nobody := false
+	if f.Q != "" {
+		s, ok := newEmployeeSearch(f.Q)
+		if nobody = !ok; ok {
+			params.Word, params.WordEnd, params.Phrase = s.Words[0].Word, s.Words[0].End, s.Phrase
+		}
+	}
 	cw := csv.NewWriter(w)
 	flusher := http.NewResponseController(w)
 	started, n := false, 0
@@ -36,6 +44,9 @@ func (a *App) employeeExport(w http.ResponseWriter, r *http.Request) {
 			"manager_id", "hire_date", "status", "termination_date", "created_at", "updated_at"})
 	}
 	err := a.db.Once(r.Context(), func(ctx context.Context, q *db.Queries) error {
+		if nobody {
+			return nil
+		}
 		return q.EachExportEmployee(ctx, params, func(e db.ExportEmployeesRow) error {
 			if !started {
 				if err := start(); err != nil {

@@ -727,12 +727,12 @@ func TestEmployeeListSearchAndFilters(t *testing.T) {
 	check("q=ADA", ada)                    // first name and email
 	check("q=ada+love", ada)               // across first and last name
 	check("q=hopper", grace, gracex)       // name order
-	check("q=xh@example", gracex)          // part of the email
+	check("q=gracexh@ex", gracex)          // the start of an email
+	check("q=xh@example", []int64{}...)    // inside a word: searches find words by their start
+	check("q=hop", grace, gracex)          // the start of a name
 	check("q=grace_h", grace)              // _ is a character, not a wildcard
 	check("q=%25sure", pct)                // % too
-	check("q=%25", pct)                    //
-	check("q=_", grace)                    //
-	check("q=%5C", []int64{}...)           // a backslash matches nothing here
+	check("q=sure@", pct)                  //
 	check("q=nobody+at+all", []int64{}...) //
 	check("department="+strconv.FormatInt(ops, 10), grace, gracex)
 	check("department="+strconv.FormatInt(ops, 10)+"&status=active", grace)
@@ -745,6 +745,14 @@ func TestEmployeeListSearchAndFilters(t *testing.T) {
 	if !strings.Contains(p.Body, "No employees match") {
 		t.Error("no empty state for a search without matches")
 	}
+	// Punctuation or a number alone is nothing to search by: the page
+	// says what a search finds instead of listing everyone or no one.
+	for _, q := range []string{"%25", "_", "%5C", "42", "..."} {
+		p := c.list(t, "/employees?q="+q)
+		if len(p.IDs) != 0 || !strings.Contains(p.Body, "Search by name or email") {
+			t.Errorf("?q=%s: ids %v and no hint about what a search finds", q, p.IDs)
+		}
+	}
 	// The filter form shows the current choices.
 	p = c.list(t, "/employees?q=grace&status=on_leave&sort=hire_date")
 	for _, want := range []string{`value="grace"`, `<option value="on_leave" selected>`, `<option value="hire_date" selected>`} {
@@ -754,17 +762,19 @@ func TestEmployeeListSearchAndFilters(t *testing.T) {
 	}
 }
 
-// TestEmployeeSearchWithManyMatches covers the plan for searches matching
-// more rows than are worth sorting (they walk the name index instead).
+// TestEmployeeSearchWithManyMatches covers searches matching more rows
+// than are counted: the count stops, the page is still the first 50 in
+// order, and rare matches far down the order are found.
 func TestEmployeeSearchWithManyMatches(t *testing.T) {
 	e := newEnv(t)
 	c := e.loggedIn("hr")
-	e.seedEmployees(10_050, "Sam", "Smith", nil, "active")
+	e.seedEmployees(1_050, "Sam", "Smith", nil, "active")
 	e.seedEmployees(10, "Ada", "Smithers", nil, "active")
+	e.seedEmployees(1_020, "Zoe", "Abbott", nil, "active")
 	p := c.list(t, "/employees?q=smith")
-	// Counting stops past 10,000 matches.
-	if !strings.Contains(p.Body, "More than") || !strings.Contains(p.Body, "10,000 employees") {
-		t.Error("a search matching over 10,000 does not say \"More than 10,000\"")
+	// Counting stops past 1,000 matches.
+	if !strings.Contains(p.Body, "More than") || !strings.Contains(p.Body, "1,000 employees") {
+		t.Error("a search matching over 1,000 does not say \"More than 1,000\"")
 	}
 	if len(p.IDs) != 50 || p.Next == "" {
 		t.Fatalf("first page of many matches: %d rows, next %q", len(p.IDs), p.Next)
@@ -772,10 +782,34 @@ func TestEmployeeSearchWithManyMatches(t *testing.T) {
 	if n := e.count("SELECT count(*) FROM employees WHERE id = $1 AND last_name = 'Smith'", p.IDs[0]); n != 1 {
 		t.Error("many matches not in name order (Smith before Smithers)")
 	}
-	// Deep in the list: the last page holds the Smithers.
+	// The words "smith" and "smithers" both start with "smith": merged in
+	// name order, the Smithers come after every Smith.
+	var all []int64
+	for page, next := 0, "/employees?q=smith"; next != ""; page++ {
+		p := c.list(t, next)
+		all = append(all, p.IDs...)
+		next = p.Next
+		if page > 30 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(all) != 1_060 {
+		t.Errorf("paging through \"smith\" found %d employees, want 1060", len(all))
+	}
 	p = c.list(t, "/employees?q=smithers")
-	if len(p.IDs) != 10 {
+	if len(p.IDs) != 10 || !strings.Contains(p.Body, "10 employees") {
 		t.Errorf("few matches among many rows: %d", len(p.IDs))
+	}
+	// Two common words that rarely go together ("sam" and "smithers" have
+	// 1,050 and 10 entries; "zoe smith" none, "ada smithers" ten).
+	if p := c.list(t, "/employees?q=ada+smithers"); len(p.IDs) != 10 {
+		t.Errorf("ada smithers: %d rows, want 10", len(p.IDs))
+	}
+	if p := c.list(t, "/employees?q=zoe+smith"); len(p.IDs) != 0 {
+		t.Errorf("zoe smith: %d rows, want none", len(p.IDs))
+	}
+	if p := c.list(t, "/employees?q=zoe+abbott"); len(p.IDs) != 50 || p.Next == "" {
+		t.Errorf("zoe abbott: %d rows, want a full page and more", len(p.IDs))
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"hris/db"
 	"hris/db/pglocal"
+	"hris/db/seed"
 )
 
 // devState is what `hris dev` remembers between runs, in .data/hris-dev.json
@@ -159,7 +160,7 @@ func devData(ctx context.Context, cfg config, s devState, employees int) error {
 		return err
 	}
 	if len(ids) == 0 {
-		if _, err := seed(ctx, d, employees); err != nil {
+		if _, err := seed.Employees(ctx, d, employees); err != nil {
 			return err
 		}
 	}

@@ -72,10 +72,13 @@ func connect(ctx context.Context, cfg config, log *slog.Logger, migrate bool) er
 // openDB is the start of every command that works on the data: the
 // configuration, the logger, the database checked (reachable, schema
 // current) and the pool opened. The caller closes the DB.
-func openDB(ctx context.Context, e env, std stdio) (*db.DB, error) {
+func openDB(ctx context.Context, e env, std stdio, opts ...func(*config)) (*db.DB, error) {
 	cfg, err := parseConfig(e, true)
 	if err != nil {
 		return nil, err
+	}
+	for _, o := range opts {
+		o(&cfg)
 	}
 	log := newLogger(cfg, std.err)
 	if err := connect(ctx, cfg, log, false); err != nil {
@@ -83,6 +86,10 @@ func openDB(ctx context.Context, e env, std stdio) (*db.DB, error) {
 	}
 	return db.Open(ctx, cfg.DB, log)
 }
+
+// withoutStatementTimeout is for batch commands (the seed) whose
+// statements may rightly run for minutes.
+func withoutStatementTimeout(c *config) { c.DB.StatementTimeout = 0 }
 
 // opsConfig is the tiny second pool for health checks and the ops
 // dashboard: it answers even when the main pool is saturated, and its

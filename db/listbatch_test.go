@@ -38,7 +38,10 @@ func testListBatchPlansForValuesOnlyInside(t *testing.T, mode string) {
 		lb := db.NewListBatch()
 		var inside string
 		var total int64
-		lb.Queue(func(q *db.Queries) (err error) { total, err = q.CountEmployees(ctx, db.CountEmployeesParams{}); return err })
+		lb.Queue(func(q *db.Queries) (err error) {
+			total, err = q.CountEmployees(ctx, db.CountEmployeesParams{})
+			return err
+		})
 		lb.QueueSetting("plan_cache_mode", &inside)
 		if err := q.SendListBatch(ctx, lb); err != nil {
 			t.Fatal(err)
@@ -139,8 +142,14 @@ func testListBatchMatchesQueries(t *testing.T, mode string) {
 				lb.Queue(func(q *db.Queries) (err error) { words, err = q.CountWordMatches(ctx, cw); return err })
 				lb.Queue(func(q *db.Queries) (err error) { gotName, err = q.ListEmployeesByName(ctx, byName); return err })
 				lb.Queue(func(q *db.Queries) (err error) { gotDate, err = q.ListEmployeesByHireDate(ctx, byDate); return err })
-				lb.Queue(func(q *db.Queries) (err error) { gotSearchName, err = q.SearchEmployeesByName(ctx, searchName); return err })
-				lb.Queue(func(q *db.Queries) (err error) { gotSearchDate, err = q.SearchEmployeesByHireDate(ctx, searchDate); return err })
+				lb.Queue(func(q *db.Queries) (err error) {
+					gotSearchName, err = q.SearchEmployeesByName(ctx, searchName)
+					return err
+				})
+				lb.Queue(func(q *db.Queries) (err error) {
+					gotSearchDate, err = q.SearchEmployeesByHireDate(ctx, searchDate)
+					return err
+				})
 				lb.Queue(func(q *db.Queries) (err error) { gotWalkName, err = q.WalkSearchByName(ctx, walkName); return err })
 				lb.Queue(func(q *db.Queries) (err error) { gotDepts, err = q.DepartmentOptions(ctx); return err })
 				if err := q.SendListBatch(ctx, lb); err != nil {
@@ -186,4 +195,3 @@ func testListBatchMatchesQueries(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 }
-

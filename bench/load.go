@@ -402,3 +402,21 @@ func killOnExit(cmd *exec.Cmd) {
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 }
+
+// runPgbenchCount runs the page's script exactly n times on one client:
+// the check that it runs, and sends what it should.
+func runPgbenchCount(ctx context.Context, bin, dir, name string, ps pageScript, dbURL string, n int) error {
+	scriptPath := filepath.Join(dir, name+".sql")
+	if err := os.WriteFile(scriptPath, []byte(ps.Script), 0o644); err != nil {
+		return err
+	}
+	args := []string{"-n", "-M", "prepared", "-c", "1", "-t", strconv.Itoa(n), "-f", scriptPath}
+	for _, def := range ps.Defs {
+		args = append(args, "-D", def)
+	}
+	out, err := exec.CommandContext(ctx, bin, append(args, dbURL)...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "number of failed transactions: 0") {
+		return fmt.Errorf("pgbench: %v\n%s\nscript:\n%s", err, out, ps.Script)
+	}
+	return nil
+}

@@ -467,12 +467,11 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
         LIMIT 1
     ) b
     CROSS JOIN LATERAL (
-        SELECT b.employee_id = lf.employee_id AND EXISTS (
-                   SELECT 1 FROM employees x
-                   WHERE x.id = lf.employee_id
-                     AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $6::text || '%'
-                     AND ($7::bigint IS NULL OR x.department_id = $7)
-                     AND ($8::text = '' OR x.status = $8)) AS hit
+        SELECT b.employee_id = lf.employee_id AND coalesce((
+                   SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $6::text || '%'
+                          AND ($7::bigint IS NULL OR x.department_id = $7)
+                          AND ($8::text = '' OR x.status = $8)
+                   FROM employees x WHERE x.id = lf.employee_id), false) AS hit
     ) step
     LEFT JOIN LATERAL (
         SELECT a.last_name, a.first_name, a.employee_id FROM employee_words a
@@ -787,12 +786,14 @@ WITH RECURSIVE words (word, n) AS (
         SELECT w.hire_date, w.employee_id FROM employee_words w
         WHERE w.word = words.word
           AND (w.hire_date, w.employee_id) > ($4::date, $5::bigint)
-          AND (NOT $6::boolean OR EXISTS (
-              SELECT 1 FROM employees x
-              WHERE x.id = w.employee_id
-                AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $7::text || '%'
-                AND ($8::bigint IS NULL OR x.department_id = $8)
-                AND ($9::text = '' OR x.status = $9)))
+          -- A subquery per entry, not a join: the planner would rather
+          -- hash every employee matching the phrase (a scan of the table)
+          -- than look up the few entries the page reads.
+          AND (NOT $6::boolean OR coalesce((
+              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $7::text || '%'
+                     AND ($8::bigint IS NULL OR x.department_id = $8)
+                     AND ($9::text = '' OR x.status = $9)
+              FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.hire_date, w.employee_id
         LIMIT $10
     ) h
@@ -891,12 +892,14 @@ WITH RECURSIVE words (word, n) AS (
         SELECT w.last_name, w.first_name, w.employee_id FROM employee_words w
         WHERE w.word = words.word
           AND (w.last_name, w.first_name, w.employee_id) > ($4::text, $5::text, $6::bigint)
-          AND (NOT $7::boolean OR EXISTS (
-              SELECT 1 FROM employees x
-              WHERE x.id = w.employee_id
-                AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $8::text || '%'
-                AND ($9::bigint IS NULL OR x.department_id = $9)
-                AND ($10::text = '' OR x.status = $10)))
+          -- A subquery per entry, not a join: the planner would rather
+          -- hash every employee matching the phrase (a scan of the table)
+          -- than look up the few entries the page reads.
+          AND (NOT $7::boolean OR coalesce((
+              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $8::text || '%'
+                     AND ($9::bigint IS NULL OR x.department_id = $9)
+                     AND ($10::text = '' OR x.status = $10)
+              FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.last_name, w.first_name, w.employee_id
         LIMIT $11
     ) h

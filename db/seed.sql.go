@@ -10,17 +10,6 @@ import (
 	"time"
 )
 
-const analyzeEmployees = `-- name: AnalyzeEmployees :exec
-ANALYZE employees, departments
-`
-
-// AnalyzeEmployees refreshes the planner's statistics after a bulk load, so
-// searches use the trigram index right away instead of after autovacuum.
-func (q *Queries) AnalyzeEmployees(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, analyzeEmployees)
-	return err
-}
-
 const countSeededAudit = `-- name: CountSeededAudit :one
 SELECT count(*) FROM audit_log WHERE client_ip LIKE '192.0.2.%'
 `
@@ -132,7 +121,7 @@ func (q *Queries) SeedDepartments(ctx context.Context, arg SeedDepartmentsParams
 	return result.RowsAffected(), nil
 }
 
-const seedEmployees = `-- name: SeedEmployees :execrows
+const seedEmployees = `-- name: SeedEmployees :many
 INSERT INTO employees (first_name, last_name, email, job_title, department_id, hire_date, status, termination_date)
 SELECT x.f, x.l, x.e, x.j, x.d, x.h, x.s,
        CASE WHEN x.s = 'terminated' THEN x.h + 400 END
@@ -141,6 +130,7 @@ FROM (SELECT unnest($1::text[]) AS f, unnest($2::text[]) AS l,
              unnest($5::bigint[]) AS d, unnest($6::date[]) AS h,
              unnest($7::text[]) AS s) AS x
 ON CONFLICT ((lower(email))) DO NOTHING
+RETURNING lower(email)::text
 `
 
 type SeedEmployeesParams struct {
@@ -153,8 +143,9 @@ type SeedEmployeesParams struct {
 	Statuses      []string
 }
 
-func (q *Queries) SeedEmployees(ctx context.Context, arg SeedEmployeesParams) (int64, error) {
-	result, err := q.db.Exec(ctx, seedEmployees,
+// SeedEmployees inserts demo employees and returns the emails it added.
+func (q *Queries) SeedEmployees(ctx context.Context, arg SeedEmployeesParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, seedEmployees,
 		arg.FirstNames,
 		arg.LastNames,
 		arg.Emails,
@@ -163,6 +154,40 @@ func (q *Queries) SeedEmployees(ctx context.Context, arg SeedEmployeesParams) (i
 		arg.HireDates,
 		arg.Statuses,
 	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var column_1 string
+		if err := rows.Scan(&column_1); err != nil {
+			return nil, err
+		}
+		items = append(items, column_1)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const seedManagers = `-- name: SeedManagers :execrows
+UPDATE employees e SET manager_id = m.id
+FROM (SELECT unnest($1::text[]) AS email, unnest($2::text[]) AS manager) AS x
+JOIN employees m ON lower(m.email) = x.manager
+WHERE lower(e.email) = x.email AND e.manager_id IS NULL
+`
+
+type SeedManagersParams struct {
+	Emails        []string
+	ManagerEmails []string
+}
+
+// SeedManagers sets the managers of demo employees just added, by email:
+// in a statement of their own, which sees the managers added with them.
+func (q *Queries) SeedManagers(ctx context.Context, arg SeedManagersParams) (int64, error) {
+	result, err := q.db.Exec(ctx, seedManagers, arg.Emails, arg.ManagerEmails)
 	if err != nil {
 		return 0, err
 	}

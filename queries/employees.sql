@@ -115,12 +115,14 @@ WITH RECURSIVE words (word, n) AS (
         SELECT w.last_name, w.first_name, w.employee_id FROM employee_words w
         WHERE w.word = words.word
           AND (w.last_name, w.first_name, w.employee_id) > (@after_last_name::text, @after_first_name::text, @after_id::bigint)
-          AND (NOT @filtered::boolean OR EXISTS (
-              SELECT 1 FROM employees x
-              WHERE x.id = w.employee_id
-                AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
-                AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
-                AND (@status::text = '' OR x.status = @status)))
+          -- A subquery per entry, not a join: the planner would rather
+          -- hash every employee matching the phrase (a scan of the table)
+          -- than look up the few entries the page reads.
+          AND (NOT @filtered::boolean OR coalesce((
+              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
+                     AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
+                     AND (@status::text = '' OR x.status = @status)
+              FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.last_name, w.first_name, w.employee_id
         LIMIT @page_size
     ) h
@@ -152,12 +154,14 @@ WITH RECURSIVE words (word, n) AS (
         SELECT w.hire_date, w.employee_id FROM employee_words w
         WHERE w.word = words.word
           AND (w.hire_date, w.employee_id) > (@after_hire_date::date, @after_id::bigint)
-          AND (NOT @filtered::boolean OR EXISTS (
-              SELECT 1 FROM employees x
-              WHERE x.id = w.employee_id
-                AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
-                AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
-                AND (@status::text = '' OR x.status = @status)))
+          -- A subquery per entry, not a join: the planner would rather
+          -- hash every employee matching the phrase (a scan of the table)
+          -- than look up the few entries the page reads.
+          AND (NOT @filtered::boolean OR coalesce((
+              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
+                     AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
+                     AND (@status::text = '' OR x.status = @status)
+              FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.hire_date, w.employee_id
         LIMIT @page_size
     ) h
@@ -207,12 +211,11 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
         LIMIT 1
     ) b
     CROSS JOIN LATERAL (
-        SELECT b.employee_id = lf.employee_id AND EXISTS (
-                   SELECT 1 FROM employees x
-                   WHERE x.id = lf.employee_id
-                     AND lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
-                     AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
-                     AND (@status::text = '' OR x.status = @status)) AS hit
+        SELECT b.employee_id = lf.employee_id AND coalesce((
+                   SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
+                          AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
+                          AND (@status::text = '' OR x.status = @status)
+                   FROM employees x WHERE x.id = lf.employee_id), false) AS hit
     ) step
     LEFT JOIN LATERAL (
         SELECT a.last_name, a.first_name, a.employee_id FROM employee_words a

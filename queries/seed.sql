@@ -10,7 +10,8 @@ ON CONFLICT ((lower(name))) DO NOTHING;
 -- name: DepartmentIDs :many
 SELECT id FROM departments ORDER BY id;
 
--- name: SeedEmployees :execrows
+-- SeedEmployees inserts demo employees and returns the emails it added.
+-- name: SeedEmployees :many
 INSERT INTO employees (first_name, last_name, email, job_title, department_id, hire_date, status, termination_date)
 SELECT x.f, x.l, x.e, x.j, x.d, x.h, x.s,
        CASE WHEN x.s = 'terminated' THEN x.h + 400 END
@@ -18,12 +19,16 @@ FROM (SELECT unnest(@first_names::text[]) AS f, unnest(@last_names::text[]) AS l
              unnest(@emails::text[]) AS e, unnest(@job_titles::text[]) AS j,
              unnest(@department_ids::bigint[]) AS d, unnest(@hire_dates::date[]) AS h,
              unnest(@statuses::text[]) AS s) AS x
-ON CONFLICT ((lower(email))) DO NOTHING;
+ON CONFLICT ((lower(email))) DO NOTHING
+RETURNING lower(email)::text;
 
--- AnalyzeEmployees refreshes the planner's statistics after a bulk load, so
--- searches use the trigram index right away instead of after autovacuum.
--- name: AnalyzeEmployees :exec
-ANALYZE employees, departments;
+-- SeedManagers sets the managers of demo employees just added, by email:
+-- in a statement of their own, which sees the managers added with them.
+-- name: SeedManagers :execrows
+UPDATE employees e SET manager_id = m.id
+FROM (SELECT unnest(@emails::text[]) AS email, unnest(@manager_emails::text[]) AS manager) AS x
+JOIN employees m ON lower(m.email) = x.manager
+WHERE lower(e.email) = x.email AND e.manager_id IS NULL;
 
 -- SeedAudit adds demo audit entries number first_n..last_n, spread over
 -- the last two years in the order of their numbers (the log is appended to

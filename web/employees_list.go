@@ -166,7 +166,8 @@ const (
 const searchFewEntries = 200
 
 // chooseSearchPlan picks the plan from the counts of each of s.Words.
-func chooseSearchPlan(s employeeSearch, counts []db.CountWordMatchesRow, byName bool) searchPlan {
+// listFiltered says a department or status narrows the list too.
+func chooseSearchPlan(s employeeSearch, counts []db.CountWordMatchesRow, byName, listFiltered bool) searchPlan {
 	driver := 0
 	for i, c := range counts {
 		if c.Words == 0 {
@@ -179,6 +180,11 @@ func chooseSearchPlan(s employeeSearch, counts []db.CountWordMatchesRow, byName 
 	}
 	switch {
 	case counts[driver].Words > searchMaxWords:
+		return searchPlan{kind: searchWalk, driver: driver}
+	case listFiltered && counts[driver].Words > 2:
+		// A short start ("a") merged over its words would read a page of
+		// department (or status) matches from each of them; the filter's
+		// own index, walked in order, finds such a common start at once.
 		return searchPlan{kind: searchWalk, driver: driver}
 	case len(counts) == 1 || counts[driver].Entries <= searchFewEntries || !byName:
 		return searchPlan{kind: searchMerge, driver: driver}
@@ -323,7 +329,7 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 		if !searchable {
 			return nil
 		}
-		plan := chooseSearchPlan(search, counts, f.Sort == "name")
+		plan := chooseSearchPlan(search, counts, f.Sort == "name", f.Department != nil || f.Status != "")
 		if plan.kind == searchNothing {
 			return nil
 		}

@@ -60,7 +60,14 @@ type Employee struct {
 	FirstName, LastName, Email, JobTitle, Status string
 	Department                                   int // index into the department ids
 	HireDate                                     time.Time
+	// Manager is the number of the demo employee i reports to, -1 for
+	// none: everyone but the first reports to an earlier one, 30 to a
+	// manager, so the record pages have reports to list.
+	Manager int
 }
+
+// ReportsPerManager is how many demo employees report to each manager.
+const ReportsPerManager = 30
 
 var hireBase = time.Date(2008, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -78,6 +85,10 @@ func EmployeeNumber(i, departments int) Employee {
 	e.Email = fmt.Sprintf("%s.%s.%d@example.com", emailPart(e.FirstName), emailPart(e.LastName), i)
 	e.JobTitle = titles[r.IntN(len(titles))]
 	e.HireDate = hireBase.AddDate(0, 0, r.IntN(17*365))
+	e.Manager = -1
+	if i > 0 {
+		e.Manager = (i - 1) / ReportsPerManager
+	}
 	return e
 }
 
@@ -134,6 +145,7 @@ func employeeBatches(ctx context.Context, d *db.DB, n int, deptIDs []int64) (int
 	for lo := 0; lo < n; lo += batch {
 		hi := min(lo+batch, n)
 		p := db.SeedEmployeesParams{}
+		managerOf := map[string]string{} // lowercase emails
 		for i := lo; i < hi; i++ {
 			e := EmployeeNumber(i, len(deptIDs))
 			p.FirstNames = append(p.FirstNames, e.FirstName)
@@ -141,12 +153,26 @@ func employeeBatches(ctx context.Context, d *db.DB, n int, deptIDs []int64) (int
 			p.Emails = append(p.Emails, e.Email)
 			p.JobTitles = append(p.JobTitles, e.JobTitle)
 			p.DepartmentIds = append(p.DepartmentIds, deptIDs[e.Department])
+			if e.Manager >= 0 {
+				managerOf[strings.ToLower(e.Email)] = strings.ToLower(EmployeeNumber(e.Manager, len(deptIDs)).Email)
+			}
 			p.HireDates = append(p.HireDates, e.HireDate)
 			p.Statuses = append(p.Statuses, e.Status)
 		}
 		var k int64
-		err := d.InTx(ctx, func(ctx context.Context, q *db.Queries) (err error) {
-			k, err = q.SeedEmployees(ctx, p)
+		err := d.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
+			emails, err := q.SeedEmployees(ctx, p)
+			if err != nil {
+				return err
+			}
+			k = int64(len(emails))
+			var m db.SeedManagersParams
+			for _, e := range emails {
+				if mgr := managerOf[e]; mgr != "" {
+					m.Emails, m.ManagerEmails = append(m.Emails, e), append(m.ManagerEmails, mgr)
+				}
+			}
+			_, err = q.SeedManagers(ctx, m)
 			return err
 		})
 		if err != nil {
@@ -187,6 +213,16 @@ func bulkEmployees(ctx context.Context, pool *pgxpool.Pool, n int, deptIDs []int
 		if err != nil {
 			return err
 		}
+		// The rows get the identity's next values in order, so employee i
+		// will have id base+i and can name its manager by id. (The table
+		// is locked and empty: nobody else takes a value meanwhile.)
+		var base int64
+		err = tx.QueryRow(ctx, `SELECT coalesce(s.last_value + s.increment_by, s.start_value)
+			FROM pg_sequences s
+			WHERE format('%I.%I', s.schemaname, s.sequencename) = pg_get_serial_sequence('employees', 'id')`).Scan(&base)
+		if err != nil {
+			return fmt.Errorf("employee ids: %w", err)
+		}
 		i := 0
 		next := func() ([]any, error) {
 			if i == n {
@@ -198,10 +234,14 @@ func bulkEmployees(ctx context.Context, pool *pgxpool.Pool, n int, deptIDs []int
 			if e.Status == "terminated" {
 				end = e.HireDate.AddDate(0, 0, 400)
 			}
-			return []any{e.FirstName, e.LastName, e.Email, e.JobTitle, deptIDs[e.Department], e.HireDate, e.Status, end}, nil
+			var manager any
+			if e.Manager >= 0 {
+				manager = base + int64(e.Manager)
+			}
+			return []any{e.FirstName, e.LastName, e.Email, e.JobTitle, deptIDs[e.Department], manager, e.HireDate, e.Status, end}, nil
 		}
 		added, err = tx.CopyFrom(ctx, pgx.Identifier{"employees"},
-			[]string{"first_name", "last_name", "email", "job_title", "department_id", "hire_date", "status", "termination_date"},
+			[]string{"first_name", "last_name", "email", "job_title", "department_id", "manager_id", "hire_date", "status", "termination_date"},
 			pgx.CopyFromFunc(next))
 		if err != nil {
 			return fmt.Errorf("copy employees: %w", err)

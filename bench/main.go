@@ -56,6 +56,7 @@ type options struct {
 	results   string
 	label     string
 	keep      bool
+	explain   bool
 }
 
 func main() {
@@ -76,6 +77,7 @@ func main() {
 	flag.StringVar(&o.results, "results", "bench/results", "directory for the JSON results")
 	flag.StringVar(&o.label, "label", "", "a note stored with the results (what this run measures)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (PostgreSQL and hris logs)")
+	flag.BoolVar(&o.explain, "explain", false, "print EXPLAIN (ANALYZE, BUFFERS) of every statement of every page at each size, instead of measuring")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -216,6 +218,12 @@ func run(ctx context.Context, o options) error {
 		if err != nil {
 			return err
 		}
+		if o.explain {
+			if err := sr.explainPages(ctx, os.Stdout); err != nil {
+				return err
+			}
+			continue
+		}
 		sz, err := sr.measure(ctx, i == 0 && o.extras)
 		if err != nil {
 			return fmt.Errorf("%d employees: %w", n, err)
@@ -229,6 +237,9 @@ func run(ctx context.Context, o options) error {
 				conn.Close(ctx)
 			}
 		}
+	}
+	if o.explain {
+		return nil
 	}
 	if o.goBench {
 		gb, err := goBenchmarks(ctx)
@@ -753,4 +764,76 @@ func mergePieces(name string, clients int, pieces []pgbenchPiece) PgbenchRun {
 	r.CPU = split(0, pgCPU, loadCPU, tx, wall)
 	r.CPU.OtherCores = others(busy, pgCPU+loadCPU, wall)
 	return r
+}
+
+// explainPages prints the plan of every statement every page sends, run
+// as the page runs it (see explainText).
+func (sr *sizeRun) explainPages(ctx context.Context, w io.Writer) error {
+	conn, err := pgx.Connect(ctx, sr.dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	s, err := findSample(ctx, conn)
+	if err != nil {
+		return err
+	}
+	traced, err := startTraced(ctx, sr.dbURL)
+	if err != nil {
+		return err
+	}
+	defer traced.Close()
+	if err := traced.login(adminEmail, adminPassword); err != nil {
+		return err
+	}
+	for _, p := range benchPages(s) {
+		if !sr.b.o.want(p.Key) {
+			continue
+		}
+		if _, _, err := traced.load(p.Path); err != nil {
+			return err
+		}
+		stmts, _, err := traced.load(p.Path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\n## %s at %d employees: GET %s\n", p.Name, sr.n, p.Path)
+		for _, st := range stmts {
+			name := statementName(st.SQL)
+			if name == "begin" || name == "commit" || name == "UseCustomPlans" {
+				continue
+			}
+			plan, err := explainText(ctx, conn, st)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", p.Key, name, err)
+			}
+			fmt.Fprintf(w, "\n### %s\n%s", name, plan)
+		}
+	}
+	return nil
+}
+
+// explainText is EXPLAIN (ANALYZE, BUFFERS) of st as the app ran it: with
+// plans for its values when it was part of a batch. It runs in a
+// transaction that is rolled back.
+func explainText(ctx context.Context, conn *pgx.Conn, st db.Statement) (string, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback(ctx)
+	if st.Batch != 0 {
+		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+			return "", err
+		}
+	}
+	rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+st.SQL, st.Args...)
+	if err != nil {
+		return "", err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(lines, "\n") + "\n", nil
 }

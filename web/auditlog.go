@@ -138,6 +138,12 @@ func (a *App) auditList(w http.ResponseWriter, r *http.Request) {
 	if after {
 		f.before = c
 	}
+	// The end of the time range is folded into the cursor, so the walk
+	// starts there instead of at the newest entry and skipping to it
+	// (ids start at 1: (to, 0) is before every entry at to).
+	if f.to.Before(f.before.At) {
+		f.before = auditCursor{At: f.to}
+	}
 	var rows []db.AuditLog
 	err := a.db.Read(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {
 		rows, err = f.page(ctx, q)

@@ -252,6 +252,18 @@ func (q *Queries) GetLeaveRequestByCreateKey(ctx context.Context, createKey *uui
 	return i, err
 }
 
+const lastEmployeeID = `-- name: LastEmployeeID :one
+SELECT coalesce(max(id), 0)::bigint AS id FROM employees
+`
+
+// LastEmployeeID is the highest employee id, the end of SeedLeave's batches.
+func (q *Queries) LastEmployeeID(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, lastEmployeeID)
+	var id int64
+	err := row.Scan(&id)
+	return id, err
+}
+
 const leaveBalance = `-- name: LeaveBalance :one
 SELECT coalesce(a.days, $1::int)::int AS allowance,
        coalesce(a.version, 0)::int AS allowance_version,
@@ -378,11 +390,10 @@ WHERE (l.start_date, l.id) < ($1::date, $2::bigint)
   AND ($4::text = '' OR l.kind = $4)
   AND ($5::bigint IS NULL OR l.employee_id = $5)
   AND ($6::bigint IS NULL OR l.department_id = $6)
-  AND l.start_date <= $7::date
-  AND l.end_date >= $8::date
-  AND l.start_date >= $9::date
+  AND l.end_date >= $7::date
+  AND l.start_date >= $8::date
 ORDER BY l.start_date DESC, l.id DESC
-LIMIT $10
+LIMIT $9
 `
 
 type ListLeaveRequestsParams struct {
@@ -392,7 +403,6 @@ type ListLeaveRequestsParams struct {
 	Kind         string
 	EmployeeID   *int64
 	DepartmentID *int64
-	ToDate       time.Time
 	FromDate     time.Time
 	StartFrom    time.Time
 	PageSize     int32
@@ -417,7 +427,11 @@ type ListLeaveRequestsRow struct {
 // away and each filter's index walks in the list's order (see
 // db/migrations/00010_leave.sql).
 //
-// The dates select periods that overlap [@from_date, @to_date].
+// The dates select periods that overlap [from, to]. The caller folds "to"
+// into the cursor (a period starting on or before "to" is before
+// (to + 1 day, 0)): one upper bound, which the index scan starts from; as
+// a second condition PostgreSQL may start at the cursor instead and walk
+// every row after "to" (measured 2 s instead of 1 ms at 4.7M requests).
 // @start_from is @from_date less the longest period (LongestLeave): no
 // period starting earlier reaches @from_date, so the walk down the start
 // order stops there instead of at the oldest request.
@@ -429,7 +443,6 @@ func (q *Queries) ListLeaveRequests(ctx context.Context, arg ListLeaveRequestsPa
 		arg.Kind,
 		arg.EmployeeID,
 		arg.DepartmentID,
-		arg.ToDate,
 		arg.FromDate,
 		arg.StartFrom,
 		arg.PageSize,
@@ -572,7 +585,7 @@ FROM (
         SELECT e.id AS employee_id, e.department_id, hh.h,
                md5(e.id::text || '/' || y || '/' || slot)::uuid AS create_key,
                CASE WHEN hh.h % 10 < 7 THEN 'annual' WHEN hh.h % 10 < 9 THEN 'sick' ELSE 'unpaid' END AS kind,
-               (date_trunc('week', make_date(y, 1, 10))::date + 7 * (9 * slot + (hh.h / 10) % 6))::date AS start_date,
+               (date_trunc('week', make_date(y, 1, 10))::date + 7 * (9 * slot + ((hh.h / 10) % 6)::int))::date AS start_date,
                CASE WHEN (hh.h / 100) % 3 = 0 THEN 5 ELSE 3 END AS days
         FROM employees e
         CROSS JOIN generate_series($1::int, $2::int) AS y

@@ -197,7 +197,9 @@ func latencies(got []approval) string {
 		attempts += a.attempts
 	}
 	slices.Sort(d)
-	p := func(q float64) time.Duration { return d[min(len(d)-1, int(q*float64(len(d))))].Round(100 * time.Microsecond) }
+	p := func(q float64) time.Duration {
+		return d[min(len(d)-1, int(q*float64(len(d))))].Round(100 * time.Microsecond)
+	}
 	return fmt.Sprintf("min %s, median %s, p90 %s, max %s over %d approvals (%d POSTs)", p(0), p(0.5), p(0.9), d[len(d)-1].Round(100*time.Microsecond), len(d), attempts)
 }
 

@@ -127,21 +127,24 @@ func (a *App) leaveList(w http.ResponseWriter, r *http.Request) {
 	p := db.ListLeaveRequestsParams{
 		BeforeStart: leaveDusk, BeforeID: math.MaxInt64,
 		Status: f.Status, Kind: f.Kind, EmployeeID: f.Employee, DepartmentID: f.Department,
-		FromDate: leaveDawn, ToDate: leaveDusk, StartFrom: leaveDawn, PageSize: leavePageSize + 1,
+		FromDate: leaveDawn, StartFrom: leaveDawn, PageSize: leavePageSize + 1,
 	}
 	if !f.from.IsZero() {
 		p.FromDate = f.from
 	}
 	if !f.to.IsZero() {
-		p.ToDate = f.to
+		// Starting on or before "to" is being before (to + 1 day, 0).
+		p.BeforeStart, p.BeforeID = f.to.AddDate(0, 0, 1), 0
 	}
 	var c leaveCursor
 	after := decodeCursor(query.Get("after"), &c)
 	if after {
-		if d, ok := parseDate(c.Start); ok {
-			p.BeforeStart, p.BeforeID = d, c.ID
-		} else {
+		d, ok := parseDate(c.Start)
+		switch {
+		case !ok:
 			after = false
+		case d.Before(p.BeforeStart) || d.Equal(p.BeforeStart) && c.ID < p.BeforeID:
+			p.BeforeStart, p.BeforeID = d, c.ID
 		}
 	}
 	partial := isPartial(r)

@@ -80,7 +80,7 @@ func TestLeaveCreateShowAndRepeat(t *testing.T) {
 	emp := e.employee("Ada", "Lovelace", "ada@example.com", &dept, nil)
 	c := e.loggedIn("hr")
 
-	c.get("/leave/new?employee_id=" + strconv.FormatInt(emp, 10)).expect(t, http.StatusOK)
+	c.get("/leave/new?employee_id="+strconv.FormatInt(emp, 10)).expect(t, http.StatusOK)
 	f := leaveForm(emp, "annual", monday(10), monday(10).AddDate(0, 0, 6)) // Monday to Sunday: 5 days
 	f.Set("note", "Family visit")
 	r := c.post("/leave", f)
@@ -107,7 +107,7 @@ func TestLeaveCreateShowAndRepeat(t *testing.T) {
 	}
 	// The employee's page: this year's balance (next year's leave is not
 	// in it) and the request in the list.
-	empPage := c.get("/employees/" + strconv.FormatInt(emp, 10)).expect(t, http.StatusOK).Body
+	empPage := c.get("/employees/"+strconv.FormatInt(emp, 10)).expect(t, http.StatusOK).Body
 	if !strings.Contains(empPage, `href="/leave/`+strconv.FormatInt(id, 10)+`"`) || !strings.Contains(empPage, "Annual leave "+strconv.Itoa(leaveYear-1)) {
 		t.Error("the employee page lacks the balance or the request")
 	}
@@ -210,8 +210,8 @@ func TestLeaveOverlap(t *testing.T) {
 			t.Errorf("%s %s to %s: message %q, want one naming request #%d", kind, day(start), day(end), got, first)
 		}
 	}
-	overlaps("annual", mon.AddDate(0, 0, 2), mon.AddDate(0, 0, 4)) // Wednesday to Friday
-	overlaps("sick", mon.AddDate(0, 0, -3), mon)                   // Friday before to Monday
+	overlaps("annual", mon.AddDate(0, 0, 2), mon.AddDate(0, 0, 4))  // Wednesday to Friday
+	overlaps("sick", mon.AddDate(0, 0, -3), mon)                    // Friday before to Monday
 	overlaps("unpaid", mon.AddDate(0, 0, -7), mon.AddDate(0, 0, 7)) // around it
 	// Next to it, and another employee on the same days: fine.
 	c.request(t, emp, "sick", mon.AddDate(0, 0, 3), mon.AddDate(0, 0, 3))
@@ -360,6 +360,6 @@ func TestLeaveAllowance(t *testing.T) {
 	if n := e.count("SELECT count(*) FROM leave_allowances WHERE year <> $1", leaveYear); n != 0 {
 		t.Error("setting one year's allowance touched another year")
 	}
-	c.get("/employees/" + strconv.FormatInt(emp, 10) + "/allowance/nope").expect(t, http.StatusNotFound)
+	c.get("/employees/"+strconv.FormatInt(emp, 10)+"/allowance/nope").expect(t, http.StatusNotFound)
 	c.get("/employees/999999/allowance/2025").expect(t, http.StatusNotFound)
 }

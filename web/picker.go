@@ -15,9 +15,26 @@ import (
 	"hris/views/pages"
 )
 
-// pickerMaxChoices is how many matches the employee picker offers at once;
-// more means the name typed is too short to choose from.
-const pickerMaxChoices = 8
+const (
+	// pickerMaxChoices is how many matches the employee picker offers at
+	// once; more means the name typed is too short to choose from.
+	pickerMaxChoices = 8
+	// pickerMinLetters is the shortest name the picker searches for. The
+	// trigram index needs three letters: two would read every employee
+	// (6.5 s at a million for "zz") and match thousands anyway.
+	pickerMinLetters = 3
+)
+
+// tooShortToSearch reports text that is neither an employee number nor
+// long enough to search names for.
+func tooShortToSearch(text string) bool {
+	if id, ok := parseOptionalID(text); ok && id != nil {
+		return false
+	}
+	return utf8.RuneCountInString(strings.TrimSpace(text)) < pickerMinLetters
+}
+
+const tooShortMessage = "Type at least 3 letters of the name, or the employee number."
 
 // pickerSpec is one picker field of the app's forms.
 type pickerSpec struct {
@@ -107,6 +124,10 @@ func pickMatches(ctx context.Context, q *db.Queries, spec pickerSpec, text strin
 // to say so and offer the matches (its search box emptied, so that sending
 // the form again takes the radio button chosen).
 func (a *App) pickTyped(ctx context.Context, p *components.Picker, text string, exclude int64) (id *int64, msg string, err error) {
+	if tooShortToSearch(text) {
+		p.Query = text
+		return nil, tooShortMessage, nil
+	}
 	var matches []components.PickerChoice
 	var more bool
 	err = a.readPlanned(ctx, func(ctx context.Context, q *db.Queries) (err error) {
@@ -165,6 +186,10 @@ func (a *App) employeePicker(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if p.Query == "" {
+			return nil
+		}
+		if tooShortToSearch(p.Query) {
+			p.Note = tooShortMessage
 			return nil
 		}
 		matches, more, err := pickMatches(ctx, q, spec, p.Query, exclude)

@@ -20,6 +20,7 @@ type Picker struct {
 	More      bool           // there are more matches than Choices
 	Searched  bool           // Choices are the result of a search
 	NoneLabel string         // when set, an empty choice with this label ("No manager")
+	Note      string         // about the search, under the choices
 	Hint      string
 	Error     string
 	Required  bool

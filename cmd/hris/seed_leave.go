@@ -8,14 +8,22 @@ import (
 	"hris/db"
 )
 
-// seedLeaveBatch is how many employees' leave one insert makes (about
-// five requests each).
-const seedLeaveBatch = 20_000
+const (
+	// seedLeaveEmployees is how many of a run's new employees get demo
+	// leave. Enough for the leave pages to look lived in; all of a million
+	// would be 7M requests, ten minutes of inserting (the overlap
+	// constraint and six indexes), and `hris seed` must stay fast.
+	seedLeaveEmployees = 2_000
+	// seedLeaveBatch is how many employees' leave one insert makes (about
+	// seven requests each).
+	seedLeaveBatch = 1_000
+)
 
-// seedLeave gives the employees from id firstID on (the ones this seed
-// added) demo leave last year and this year (queries/leave.sql SeedLeave: a few periods each,
-// decided when past, pending when ahead). Rows that exist are skipped,
-// so running it again adds nothing.
+// seedLeave gives seedLeaveEmployees employees from id firstID on (the
+// ones this seed added) demo leave last year, this year and next year
+// (queries/leave.sql SeedLeave: a few periods a year, decided when past,
+// mostly pending when ahead). Rows that exist are skipped, so running it
+// again adds nothing.
 func seedLeave(ctx context.Context, d *db.DB, firstID int64) (int64, error) {
 	year := int32(time.Now().Year())
 	var lastID, added int64
@@ -26,10 +34,11 @@ func seedLeave(ctx context.Context, d *db.DB, firstID int64) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("seed leave: %w", err)
 	}
+	lastID = min(lastID, firstID+seedLeaveEmployees-1)
 	for lo := firstID; lo <= lastID; lo += seedLeaveBatch {
 		var k int64
 		err := d.InTx(ctx, func(ctx context.Context, q *db.Queries) (err error) {
-			k, err = q.SeedLeave(ctx, db.SeedLeaveParams{FirstYear: year - 1, LastYear: year, FirstID: lo, LastID: lo + seedLeaveBatch - 1})
+			k, err = q.SeedLeave(ctx, db.SeedLeaveParams{FirstYear: year - 1, LastYear: year + 1, FirstID: lo, LastID: min(lo+seedLeaveBatch-1, lastID)})
 			return err
 		})
 		if err != nil {

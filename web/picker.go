@@ -100,6 +100,7 @@ func pickMatches(ctx context.Context, q *db.Queries, spec pickerSpec, text strin
 		}
 		return []components.PickerChoice{*c}, false, nil
 	}
+	text = strings.Join(strings.Fields(text), " ") // "Ada  Lovelace" is "Ada Lovelace"
 	if utf8.RuneCountInString(text) > maxSearchLength {
 		text = string([]rune(text)[:maxSearchLength])
 	}

@@ -217,6 +217,13 @@ func TestLeaveConcurrentApprovals(t *testing.T) {
 	cfg := dbtest.Config(t)
 	e := newEnvConfig(t, cfg, web.Config{})
 	admin := adminConn(t, cfg.URL)
+	// For comparison: approvals one at a time, nobody waiting.
+	_, alone, hr := contendedLeave(t, e)
+	var single []approval
+	for _, id := range alone[:5] {
+		single = append(single, hr[0].approveUntilAnswered(id))
+	}
+	t.Logf("uncontended: %s", latencies(single))
 	for round := range 3 {
 		employee, requests, hr := contendedLeave(t, e)
 		before := retryCounts(e.DB)

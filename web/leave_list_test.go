@@ -133,11 +133,11 @@ func TestLeaveListFiltersAndPages(t *testing.T) {
 	}
 
 	// Dates that are not dates: 422 with a message, the list unfiltered.
-	r := c.get("/leave?from=someday&to=" + day(monday(2))).expect(t, http.StatusUnprocessableEntity)
+	r := c.get("/leave?from=someday&to="+day(monday(2))).expect(t, http.StatusUnprocessableEntity)
 	if got := fieldError(r.Body, "from"); got != "Use YYYY-MM-DD." {
 		t.Errorf("bad from date: %q", got)
 	}
-	r = c.get("/leave?from=" + day(monday(3)) + "&to=" + day(monday(2))).expect(t, http.StatusUnprocessableEntity)
+	r = c.get("/leave?from="+day(monday(3))+"&to="+day(monday(2))).expect(t, http.StatusUnprocessableEntity)
 	if got := fieldError(r.Body, "to"); got != "The end is before the start." {
 		t.Errorf("reversed dates: %q", got)
 	}
@@ -152,7 +152,7 @@ func TestLeaveListFiltersAndPages(t *testing.T) {
 	}
 	// Garbage cursors start at the beginning instead of failing.
 	for _, after := range []string{"x", url.QueryEscape(`{"s":"nope"}`)} {
-		if ids := leaveIDs(c.get("/leave?after=" + after).expect(t, http.StatusOK).Body); len(ids) == 0 || ids[0] != all[0] {
+		if ids := leaveIDs(c.get("/leave?after="+after).expect(t, http.StatusOK).Body); len(ids) == 0 || ids[0] != all[0] {
 			t.Errorf("cursor %q does not start at the first page", after)
 		}
 	}

@@ -128,7 +128,7 @@ func TestEmployeeFormManagerByName(t *testing.T) {
 		t.Error("the cycle was saved")
 	}
 	// The edit form shows the current manager, checked, with "No manager".
-	body := c.get("/employees/" + strconv.FormatInt(alan, 10) + "/edit").expect(t, http.StatusOK).Body
+	body := c.get("/employees/"+strconv.FormatInt(alan, 10)+"/edit").expect(t, http.StatusOK).Body
 	if ids, checked := choices(body, "manager_id"); !slices.Equal(ids, []int64{ada}) || checked != ada || !strings.Contains(body, "No manager") {
 		t.Errorf("edit form: choices %v checked %d, want Ada checked and a No manager choice", ids, checked)
 	}

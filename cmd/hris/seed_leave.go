@@ -13,7 +13,7 @@ const (
 	// leave. Enough for the leave pages to look lived in; all of a million
 	// would be 7M requests, ten minutes of inserting (the overlap
 	// constraint and six indexes), and `hris seed` must stay fast.
-	seedLeaveEmployees = 2_000
+	seedLeaveEmployees = 1_000
 	// seedLeaveBatch is how many employees' leave one insert makes (about
 	// seven requests each).
 	seedLeaveBatch = 1_000

@@ -310,6 +310,23 @@ func (q *Queries) LeaveBalance(ctx context.Context, arg LeaveBalanceParams) (Lea
 	return i, err
 }
 
+const leaveLockTimeout = `-- name: LeaveLockTimeout :exec
+
+SELECT set_config('lock_timeout', $1::text, true)
+`
+
+// Leave: requests, their decisions, allowances and balances.
+//
+// Every write locks the employee's row first (LockEmployeeForLeave) and
+// only then reads what it checks: see web/leave.go for why row locks and
+// not SERIALIZABLE.
+// LeaveLockTimeout bounds how long the rest of the transaction waits for a
+// lock (local to the transaction, so it is safe behind PgBouncer).
+func (q *Queries) LeaveLockTimeout(ctx context.Context, timeout string) error {
+	_, err := q.db.Exec(ctx, leaveLockTimeout, timeout)
+	return err
+}
+
 const leaveRequestDetail = `-- name: LeaveRequestDetail :one
 SELECT l.id, l.employee_id, l.department_id, l.kind, l.start_date, l.end_date, l.days, l.status,
        l.note, l.requested_by, l.decided_by, l.decided_at, l.version, l.created_at, l.updated_at,
@@ -477,7 +494,6 @@ func (q *Queries) ListLeaveRequests(ctx context.Context, arg ListLeaveRequestsPa
 }
 
 const lockEmployeeForLeave = `-- name: LockEmployeeForLeave :one
-
 SELECT id, first_name, last_name, department_id, hire_date, status, termination_date
 FROM employees
 WHERE id = $1
@@ -494,11 +510,6 @@ type LockEmployeeForLeaveRow struct {
 	TerminationDate *time.Time
 }
 
-// Leave: requests, their decisions, allowances and balances.
-//
-// Every write locks the employee's row first (LockEmployeeForLeave) and
-// only then reads what it checks: see web/leave.go for why row locks and
-// not SERIALIZABLE.
 // LockEmployeeForLeave locks the employee for the rest of the transaction:
 // the one lock all leave writes of an employee queue on. NO KEY UPDATE, so
 // foreign-key checks of rows naming them (KEY SHARE) never wait on it.

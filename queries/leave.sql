@@ -4,6 +4,11 @@
 -- only then reads what it checks: see web/leave.go for why row locks and
 -- not SERIALIZABLE.
 
+-- LeaveLockTimeout bounds how long the rest of the transaction waits for a
+-- lock (local to the transaction, so it is safe behind PgBouncer).
+-- name: LeaveLockTimeout :exec
+SELECT set_config('lock_timeout', @timeout::text, true);
+
 -- LockEmployeeForLeave locks the employee for the rest of the transaction:
 -- the one lock all leave writes of an employee queue on. NO KEY UPDATE, so
 -- foreign-key checks of rows naming them (KEY SHARE) never wait on it.

@@ -56,6 +56,22 @@ import (
 // HRIS_LEAVE_ANNUAL_DAYS is not set.
 const DefaultLeaveAnnualDays = 25
 
+// leaveLockTimeout is the longest a leave write waits for the employee's
+// lock. Leave writes hold it for milliseconds, so a longer wait means
+// something else holds the row (a stuck transaction, a bulk update): the
+// user gets a 503 to try again instead of a page that hangs until the
+// statement timeout.
+const leaveLockTimeout = "5s"
+
+// lockEmployeeForLeave takes the employee's lock, the first step of every
+// leave write (see the top of this file), waiting at most leaveLockTimeout.
+func lockEmployeeForLeave(ctx context.Context, q *db.Queries, id int64) (db.LockEmployeeForLeaveRow, error) {
+	if err := q.LeaveLockTimeout(ctx, leaveLockTimeout); err != nil {
+		return db.LockEmployeeForLeaveRow{}, err
+	}
+	return q.LockEmployeeForLeave(ctx, id)
+}
+
 // maxLeaveNote caps the note of a request (the table's check agrees).
 const maxLeaveNote = 1000
 
@@ -262,7 +278,7 @@ func (a *App) leaveCreatePost(w http.ResponseWriter, r *http.Request) {
 	requester := currentUser(r.Context()).ID
 	err := a.db.InTxIdempotent(r.Context(), func(ctx context.Context, q *db.Queries) error {
 		replay = false
-		emp, err := q.LockEmployeeForLeave(ctx, *v.EmployeeID)
+		emp, err := lockEmployeeForLeave(ctx, q, *v.EmployeeID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return leaveFormError{"employee_id", "There is no employee with this number."}
 		}
@@ -448,7 +464,7 @@ func (a *App) leaveDecide(w http.ResponseWriter, r *http.Request, act leaveActio
 		if before, err = q.GetLeaveRequest(ctx, id); err != nil {
 			return err
 		}
-		if _, err = q.LockEmployeeForLeave(ctx, before.EmployeeID); err != nil {
+		if _, err = lockEmployeeForLeave(ctx, q, before.EmployeeID); err != nil {
 			return err
 		}
 		if before, err = q.GetLeaveRequest(ctx, id); err != nil {

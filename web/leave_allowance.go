@@ -105,7 +105,7 @@ func (a *App) allowanceEditPost(w http.ResponseWriter, r *http.Request) {
 			unchanged = false
 			// The employee's lock, as for approvals: an approval cannot
 			// slip in between the check below and the new allowance.
-			if _, err = q.LockEmployeeForLeave(ctx, id); err != nil {
+			if _, err = lockEmployeeForLeave(ctx, q, id); err != nil {
 				return err
 			}
 			if before, err = a.leaveBalance(ctx, q, id, year); err != nil {

@@ -93,6 +93,34 @@ type GooseDbVersion struct {
 	Tstamp    pgtype.Timestamp
 }
 
+type LeaveAllowance struct {
+	EmployeeID int64
+	Year       int32
+	Days       int32
+	Version    int32
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+type LeaveRequest struct {
+	ID           int64
+	EmployeeID   int64
+	DepartmentID *int64
+	Kind         string
+	StartDate    time.Time
+	EndDate      time.Time
+	Days         int32
+	Status       string
+	Note         string
+	CreateKey    *uuid.UUID
+	RequestedBy  *int64
+	DecidedBy    *int64
+	DecidedAt    *time.Time
+	Version      int32
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
 type LoginThrottle struct {
 	Key          string
 	Failures     int32

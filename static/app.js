@@ -37,6 +37,21 @@
     }
   });
 
+  // The employee picker: choosing one of the matches empties the search
+  // box, so that the form sends the choice and not the name typed (which
+  // the server would look up again; that is how it works without
+  // JavaScript).
+  document.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (!(t instanceof HTMLInputElement) || t.type !== "radio" || !t.closest(".picker")) {
+      return;
+    }
+    var box = t.closest(".picker").querySelector("input[type=search]");
+    if (box) {
+      box.value = "";
+    }
+  });
+
   // Back to a page restored from the back/forward cache: its forms work
   // again.
   window.addEventListener("pageshow", function (ev) {

@@ -32,6 +32,12 @@ type Config struct {
 	// PgBouncerPoolSize, when set, is the number of server connections
 	// PgBouncer may open; the fleet view checks the instances against it.
 	PgBouncerPoolSize int32
+	// LeaveAnnualDays is the annual leave allowance of an employee whose
+	// allowance HR did not set (HRIS_LEAVE_ANNUAL_DAYS); 0 means
+	// DefaultLeaveAnnualDays.
+	LeaveAnnualDays int32
+	// Calendar counts the working days of leave; nil means Weekdays.
+	Calendar Calendar
 }
 
 // App holds the dependencies every handler needs.
@@ -62,6 +68,12 @@ func New(cfg Config, database, opsDB *db.DB, log *slog.Logger) *App {
 	}
 	if opsDB == nil {
 		opsDB = database
+	}
+	if cfg.LeaveAnnualDays <= 0 {
+		cfg.LeaveAnnualDays = DefaultLeaveAnnualDays
+	}
+	if cfg.Calendar == nil {
+		cfg.Calendar = Weekdays{}
 	}
 	a := &App{cfg: cfg, db: database, opsDB: opsDB, log: log}
 	a.sessions = newSessionManager(cfg, database)

@@ -123,7 +123,7 @@ func parseEmployeeForm(r *http.Request) (pages.EmployeeForm, employeeValues) {
 		e["department_id"] = "Choose a department from the list."
 	}
 	if v.ManagerID, ok = parseOptionalID(f.ManagerID); !ok {
-		e["manager_id"] = "Enter the manager's employee number, such as 42, or leave it empty."
+		e["manager_id"] = "Choose the manager from the list, or type their name or employee number."
 	}
 	hireOK := false
 	switch hire, ok := parseDate(f.HireDate); {
@@ -184,6 +184,10 @@ func (a *App) employeeFormPage(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	f.Departments = depts
+	if err := a.employeeManagerPicker(r.Context(), &f); err != nil {
+		a.handleError(w, r, err)
+		return
+	}
 	if f.ID == 0 {
 		a.render(w, r, status, pages.EmployeeNew(a.page(r, "New employee", "employees"), f))
 		return
@@ -239,6 +243,10 @@ func (a *App) employeeCreatePost(w http.ResponseWriter, r *http.Request) {
 	}
 	// A re-rendered form keeps its key: nothing was created with it yet.
 	f.IdempotencyKey = key.String()
+	if err := a.pickManager(r, &f, &v); err != nil {
+		a.handleError(w, r, err)
+		return
+	}
 	if f.Errors.Any() || f.General != "" {
 		a.employeeFormPage(w, r, http.StatusUnprocessableEntity, f)
 		return
@@ -299,9 +307,13 @@ func (a *App) employeeShow(w http.ResponseWriter, r *http.Request) {
 		e       db.EmployeeDetailRow
 		reports []db.DirectReportsRow
 		history []db.AuditLog
+		leave   pages.EmployeeLeave
 	)
 	err = a.db.Read(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {
 		if e, err = q.EmployeeDetail(ctx, id); err != nil {
+			return err
+		}
+		if leave, err = a.employeeLeave(ctx, q, id); err != nil {
 			return err
 		}
 		if reports, err = q.DirectReports(ctx, db.DirectReportsParams{ManagerID: &id, MaxRows: maxReports + 1}); err != nil {
@@ -319,7 +331,7 @@ func (a *App) employeeShow(w http.ResponseWriter, r *http.Request) {
 		JobTitle: e.JobTitle, DepartmentID: e.DepartmentID, Department: e.DepartmentName,
 		ManagerID: e.ManagerID, Manager: e.ManagerName, HireDate: e.HireDate, Status: e.Status,
 		TerminationDate: e.TerminationDate, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-		History: toAuditRows(history), CanDelete: currentUser(r.Context()).IsAdmin(),
+		History: toAuditRows(history), CanDelete: currentUser(r.Context()).IsAdmin(), Leave: leave,
 	}
 	if len(reports) > maxReports {
 		reports, v.MoreReports = reports[:maxReports], true
@@ -350,7 +362,6 @@ func (a *App) employeeEdit(w http.ResponseWriter, r *http.Request) {
 		DepartmentID: e.DepartmentID, ManagerID: e.ManagerID, HireDate: e.HireDate, Status: e.Status,
 		TerminationDate: e.TerminationDate, Version: e.Version,
 	})
-	f.ManagerName = e.ManagerName
 	a.employeeFormPage(w, r, http.StatusOK, f)
 }
 
@@ -366,6 +377,10 @@ func (a *App) employeeEditPost(w http.ResponseWriter, r *http.Request) {
 	f.Version = version
 	if !ok {
 		f.General = brokenFormMessage
+	}
+	if err := a.pickManager(r, &f, &v); err != nil {
+		a.handleError(w, r, err)
+		return
 	}
 	if f.Errors.Any() || f.General != "" {
 		a.employeeFormPage(w, r, http.StatusUnprocessableEntity, f)

@@ -14,7 +14,7 @@ import (
 )
 
 // requiredTables must exist for the app to work.
-var requiredTables = []string{"users", "sessions", "departments", "employees", "audit_log", "login_throttle", "app_instances"}
+var requiredTables = []string{"users", "sessions", "departments", "employees", "audit_log", "login_throttle", "app_instances", "leave_requests", "leave_allowances"}
 
 const (
 	// healthCacheFor: a flood of probes costs one database round trip a second.

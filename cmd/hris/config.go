@@ -34,6 +34,7 @@ type config struct {
 	InstanceID         string
 	TrustedProxies     []netip.Prefix
 	PgBouncerPoolSize  int32 // HRIS_PGBOUNCER_POOL_SIZE: server connections PgBouncer may open, for the fleet view's sizing check
+	LeaveAnnualDays    int32 // HRIS_LEAVE_ANNUAL_DAYS: annual leave allowance unless HR set one for the employee and year
 	LogLevel           string
 	LogFormat          string
 }
@@ -200,6 +201,7 @@ func parseConfig(e env, needDB bool) (config, error) {
 	c.InstanceID = p.str("HRIS_INSTANCE_ID", host+":"+port)
 	c.TrustedProxies = p.prefixes("HRIS_TRUSTED_PROXIES")
 	c.PgBouncerPoolSize = p.int32("HRIS_PGBOUNCER_POOL_SIZE", 0, 0, 100000)
+	c.LeaveAnnualDays = p.int32("HRIS_LEAVE_ANNUAL_DAYS", 25, 1, 366)
 	c.LogLevel = p.oneOf("HRIS_LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	c.LogFormat = p.oneOf("HRIS_LOG_FORMAT", "text", "text", "json")
 	if p.err != nil {

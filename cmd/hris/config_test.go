@@ -36,6 +36,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"HRIS_METRICS_TOKEN", c.MetricsToken, ""},
 		{"HRIS_DB_EXEC_MODE", c.DB.ExecMode, "cache_statement"},
 		{"HRIS_DB_DIRECT_URL", c.DirectURL, ""},
+		{"HRIS_LEAVE_ANNUAL_DAYS", c.LeaveAnnualDays, int32(25)},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -54,6 +55,7 @@ func TestConfigBadValuesNameTheVariable(t *testing.T) {
 		"HRIS_COOKIE_SECURE":        "maybe",
 		"HRIS_DB_EXEC_MODE":         "turbo",
 		"HRIS_POOL_LOG_INTERVAL":    "-5s",
+		"HRIS_LEAVE_ANNUAL_DAYS":    "0",
 		"DATABASE_URL":              "postgres://u@host:notaport/db",
 	} {
 		m := map[string]string{"DATABASE_URL": "postgres://u@localhost/hris", name: value}

@@ -132,6 +132,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, migrate bool, read
 		MetricsToken:       cfg.MetricsToken,
 		InstanceID:         cfg.InstanceID,
 		PgBouncerPoolSize:  cfg.PgBouncerPoolSize,
+		LeaveAnnualDays:    cfg.LeaveAnnualDays,
 		TrustedProxies:     cfg.TrustedProxies,
 		Version:            version,
 	}, mainDB, opsDB, log)

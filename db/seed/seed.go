@@ -118,6 +118,15 @@ func Employees(ctx context.Context, d *db.DB, n int) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("seed departments: %w", err)
 	}
+	// New employees get ids above the highest one now.
+	var firstNew int64
+	if err := d.Read(ctx, func(ctx context.Context, q *db.Queries) (err error) {
+		firstNew, err = q.LastEmployeeID(ctx)
+		firstNew++
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("seed: %w", err)
+	}
 	var added int64
 	if existing == 0 && n >= bulkFrom {
 		added, err = bulkEmployees(ctx, d.Pool, n, deptIDs)
@@ -128,6 +137,10 @@ func Employees(ctx context.Context, d *db.DB, n int) (int64, error) {
 		return added, err
 	}
 	if added > 0 {
+		// The new employees' leave, so the leave pages look lived in.
+		if _, err := Leave(ctx, d, firstNew); err != nil {
+			return added, err
+		}
 		// Fresh statistics now, not when autovacuum next comes by: the plans
 		// of the list pages depend on them.
 		if _, err := d.Pool.Exec(ctx, "VACUUM (ANALYZE) employees, employee_words, employee_counts, departments"); err != nil {

@@ -8,7 +8,7 @@ type Page struct {
 	User  *User
 	Flash *Flash
 	// Nav names the section to mark as current: employees, departments,
-	// users, audit or ops.
+	// leave, users, audit or ops.
 	Nav string
 }
 
@@ -38,6 +38,7 @@ type navItem struct {
 var navItems = []navItem{
 	{Key: "employees", Label: "Employees", Href: "/employees"},
 	{Key: "departments", Label: "Departments", Href: "/departments"},
+	{Key: "leave", Label: "Leave", Href: "/leave"},
 	{Key: "users", Label: "Users", Href: "/users", AdminOnly: true},
 	{Key: "audit", Label: "Audit log", Href: "/audit", AdminOnly: true},
 	{Key: "ops", Label: "Ops", Href: "/ops", AdminOnly: true},

@@ -50,6 +50,10 @@ func TestPagePlans(t *testing.T) {
 		benchPage{"auditdates", "audit log, a month", "/audit?from=2026-01-01&to=2026-01-31"},
 		benchPage{"auditmany", "audit log, a prefix of many actors", "/audit?actor=g"},
 		benchPage{"edit", "employee edit form", fmt.Sprintf("/employees/%d/edit", s.employee)},
+		benchPage{"picker", "manager picker, a surname", "/employees/picker?field=manager_id&manager_id_q=garcia"},
+		benchPage{"pickername", "manager picker, a name", "/employees/picker?field=manager_id&manager_id_q=zoe+wong"},
+		benchPage{"pickershort", "employee picker, two letters", "/employees/picker?field=employee_id&employee_id_q=ch"},
+		benchPage{"leave", "leave requests", "/leave"},
 	)
 	for _, p := range pages {
 		t.Run(p.Key, func(t *testing.T) {

@@ -471,6 +471,7 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
                    SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $6::text || '%'
                           AND ($7::bigint IS NULL OR x.department_id = $7)
                           AND ($8::text = '' OR x.status = $8)
+                          AND x.id <> $9::bigint AND (NOT $10::boolean OR x.status <> 'terminated')
                    FROM employees x WHERE x.id = lf.employee_id), false) AS hit
     ) step
     LEFT JOIN LATERAL (
@@ -481,7 +482,7 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
         ORDER BY a.word, a.last_name, a.first_name, a.employee_id
         LIMIT 1
     ) nxt ON true
-    WHERE lf.employee_id IS NOT NULL AND lf.hits < $9::int AND lf.steps < $10::int
+    WHERE lf.employee_id IS NOT NULL AND lf.hits < $11::int AND lf.steps < $12::int
 ),
 walked AS (
     -- A row's hit is about the candidate of the row before it.
@@ -510,6 +511,8 @@ type IntersectSearchByNameParams struct {
 	Phrase         string
 	DepartmentID   *int64
 	Status         string
+	ExcludeID      int64
+	HideTerminated bool
 	PageSize       int32
 	MaxSteps       int32
 }
@@ -557,6 +560,8 @@ func (q *Queries) IntersectSearchByName(ctx context.Context, arg IntersectSearch
 		arg.Phrase,
 		arg.DepartmentID,
 		arg.Status,
+		arg.ExcludeID,
+		arg.HideTerminated,
 		arg.PageSize,
 		arg.MaxSteps,
 	)
@@ -793,13 +798,14 @@ WITH RECURSIVE words (word, n) AS (
               SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $7::text || '%'
                      AND ($8::bigint IS NULL OR x.department_id = $8)
                      AND ($9::text = '' OR x.status = $9)
+                     AND x.id <> $10::bigint AND (NOT $11::boolean OR x.status <> 'terminated')
               FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.hire_date, w.employee_id
-        LIMIT $10
+        LIMIT $12
     ) h
     WHERE words.word IS NOT NULL
     ORDER BY h.hire_date, h.employee_id
-    LIMIT $10
+    LIMIT $12
 )
 SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
        e.department_id, coalesce(d.name, '')::text AS department_name
@@ -810,16 +816,18 @@ ORDER BY e.hire_date, e.id
 `
 
 type SearchEmployeesByHireDateParams struct {
-	Word          string
-	WordEnd       string
-	MaxWords      int32
-	AfterHireDate time.Time
-	AfterID       int64
-	Filtered      bool
-	Phrase        string
-	DepartmentID  *int64
-	Status        string
-	PageSize      int32
+	Word           string
+	WordEnd        string
+	MaxWords       int32
+	AfterHireDate  time.Time
+	AfterID        int64
+	Filtered       bool
+	Phrase         string
+	DepartmentID   *int64
+	Status         string
+	ExcludeID      int64
+	HideTerminated bool
+	PageSize       int32
 }
 
 type SearchEmployeesByHireDateRow struct {
@@ -845,6 +853,8 @@ func (q *Queries) SearchEmployeesByHireDate(ctx context.Context, arg SearchEmplo
 		arg.Phrase,
 		arg.DepartmentID,
 		arg.Status,
+		arg.ExcludeID,
+		arg.HideTerminated,
 		arg.PageSize,
 	)
 	if err != nil {
@@ -899,13 +909,14 @@ WITH RECURSIVE words (word, n) AS (
               SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $8::text || '%'
                      AND ($9::bigint IS NULL OR x.department_id = $9)
                      AND ($10::text = '' OR x.status = $10)
+                     AND x.id <> $11::bigint AND (NOT $12::boolean OR x.status <> 'terminated')
               FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.last_name, w.first_name, w.employee_id
-        LIMIT $11
+        LIMIT $13
     ) h
     WHERE words.word IS NOT NULL
     ORDER BY h.last_name, h.first_name, h.employee_id
-    LIMIT $11
+    LIMIT $13
 )
 SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
        e.department_id, coalesce(d.name, '')::text AS department_name
@@ -926,6 +937,8 @@ type SearchEmployeesByNameParams struct {
 	Phrase         string
 	DepartmentID   *int64
 	Status         string
+	ExcludeID      int64
+	HideTerminated bool
 	PageSize       int32
 }
 
@@ -945,7 +958,8 @@ type SearchEmployeesByNameRow struct {
 // starting with word it reads that word's first matches after the cursor
 // in name order (its entries are stored in that order), then merges them:
 // at most max_words times a page, whatever the number of matches. The
-// other conditions (the phrase, department, status) are checked on the
+// other conditions (the phrase, department, status; for the picker an
+// excluded employee and the terminated ones) are checked on the
 // employee's row only when there are any (filtered).
 func (q *Queries) SearchEmployeesByName(ctx context.Context, arg SearchEmployeesByNameParams) ([]SearchEmployeesByNameRow, error) {
 	rows, err := q.db.Query(ctx, searchEmployeesByName,
@@ -959,6 +973,8 @@ func (q *Queries) SearchEmployeesByName(ctx context.Context, arg SearchEmployees
 		arg.Phrase,
 		arg.DepartmentID,
 		arg.Status,
+		arg.ExcludeID,
+		arg.HideTerminated,
 		arg.PageSize,
 	)
 	if err != nil {
@@ -1126,18 +1142,21 @@ WHERE (e.hire_date, e.id) > ($1::date, $2::bigint)
   AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || $4::text || '%'
   AND ($5::bigint IS NULL OR e.department_id = $5)
   AND ($6::text = '' OR e.status = $6)
+  AND e.id <> $7::bigint AND (NOT $8::boolean OR e.status <> 'terminated')
 ORDER BY e.hire_date, e.id
-LIMIT $7
+LIMIT $9
 `
 
 type WalkSearchByHireDateParams struct {
-	AfterHireDate time.Time
-	AfterID       int64
-	Word          string
-	Phrase        string
-	DepartmentID  *int64
-	Status        string
-	PageSize      int32
+	AfterHireDate  time.Time
+	AfterID        int64
+	Word           string
+	Phrase         string
+	DepartmentID   *int64
+	Status         string
+	ExcludeID      int64
+	HideTerminated bool
+	PageSize       int32
 }
 
 type WalkSearchByHireDateRow struct {
@@ -1160,6 +1179,8 @@ func (q *Queries) WalkSearchByHireDate(ctx context.Context, arg WalkSearchByHire
 		arg.Phrase,
 		arg.DepartmentID,
 		arg.Status,
+		arg.ExcludeID,
+		arg.HideTerminated,
 		arg.PageSize,
 	)
 	if err != nil {
@@ -1200,8 +1221,9 @@ WHERE (e.last_name, e.first_name, e.id) > ($1::text, $2::text, $3::bigint)
   AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || $5::text || '%'
   AND ($6::bigint IS NULL OR e.department_id = $6)
   AND ($7::text = '' OR e.status = $7)
+  AND e.id <> $8::bigint AND (NOT $9::boolean OR e.status <> 'terminated')
 ORDER BY e.last_name, e.first_name, e.id
-LIMIT $8
+LIMIT $10
 `
 
 type WalkSearchByNameParams struct {
@@ -1212,6 +1234,8 @@ type WalkSearchByNameParams struct {
 	Phrase         string
 	DepartmentID   *int64
 	Status         string
+	ExcludeID      int64
+	HideTerminated bool
 	PageSize       int32
 }
 
@@ -1241,6 +1265,8 @@ func (q *Queries) WalkSearchByName(ctx context.Context, arg WalkSearchByNamePara
 		arg.Phrase,
 		arg.DepartmentID,
 		arg.Status,
+		arg.ExcludeID,
+		arg.HideTerminated,
 		arg.PageSize,
 	)
 	if err != nil {

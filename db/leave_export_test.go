@@ -6,5 +6,4 @@ const (
 	LeaveBalanceSQL      = leaveBalance
 	EmployeeLeaveSQL     = employeeLeave
 	OverlappingLeaveSQL  = overlappingLeave
-	PickEmployeesSQL     = pickEmployees
 )

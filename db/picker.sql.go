@@ -9,74 +9,8 @@ import (
 	"context"
 )
 
-const pickEmployees = `-- name: PickEmployees :many
-
-SELECT e.id, e.first_name, e.last_name, e.job_title, e.status, coalesce(d.name, '')::text AS department_name
-FROM employees e
-LEFT JOIN departments d ON d.id = e.department_id
-WHERE (e.first_name || ' ' || e.last_name || ' ' || e.email) ILIKE '%' || $1::text || '%'
-  AND ($2::boolean OR e.status <> 'terminated')
-  AND e.id <> $3::bigint
-ORDER BY e.last_name, e.first_name, e.id
-LIMIT $4
-`
-
-type PickEmployeesParams struct {
-	Search            string
-	IncludeTerminated bool
-	ExcludeID         int64
-	MaxRows           int32
-}
-
-type PickEmployeesRow struct {
-	ID             int64
-	FirstName      string
-	LastName       string
-	JobTitle       string
-	Status         string
-	DepartmentName string
-}
-
-// The employee picker: type part of a name, choose from the matches (the
-// manager field of the employee form, the employee of a leave request).
-// PickEmployees is the first @max_rows employees whose "first last email"
-// contains @search (escaped for LIKE), by name. The expression is the one
-// employees_search_idx is built on; it runs with custom plans
-// (App.readPlanned) so the trigram index serves it. Terminated employees
-// come along only when @include_terminated.
-func (q *Queries) PickEmployees(ctx context.Context, arg PickEmployeesParams) ([]PickEmployeesRow, error) {
-	rows, err := q.db.Query(ctx, pickEmployees,
-		arg.Search,
-		arg.IncludeTerminated,
-		arg.ExcludeID,
-		arg.MaxRows,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []PickEmployeesRow{}
-	for rows.Next() {
-		var i PickEmployeesRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.FirstName,
-			&i.LastName,
-			&i.JobTitle,
-			&i.Status,
-			&i.DepartmentName,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const pickedEmployee = `-- name: PickedEmployee :one
+
 SELECT e.id, e.first_name, e.last_name, e.job_title, e.status, coalesce(d.name, '')::text AS department_name
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
@@ -92,6 +26,8 @@ type PickedEmployeeRow struct {
 	DepartmentName string
 }
 
+// The employee picker: type part of a name, choose from the matches (the
+// manager field of the employee form, the employee of a leave request).
 // PickedEmployee is one employee as the picker shows a choice.
 func (q *Queries) PickedEmployee(ctx context.Context, id int64) (PickedEmployeeRow, error) {
 	row := q.db.QueryRow(ctx, pickedEmployee, id)

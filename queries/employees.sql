@@ -96,7 +96,8 @@ FROM (
 -- starting with word it reads that word's first matches after the cursor
 -- in name order (its entries are stored in that order), then merges them:
 -- at most max_words times a page, whatever the number of matches. The
--- other conditions (the phrase, department, status) are checked on the
+-- other conditions (the phrase, department, status; for the picker an
+-- excluded employee and the terminated ones) are checked on the
 -- employee's row only when there are any (filtered).
 -- name: SearchEmployeesByName :many
 WITH RECURSIVE words (word, n) AS (
@@ -122,6 +123,7 @@ WITH RECURSIVE words (word, n) AS (
               SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
                      AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
                      AND (@status::text = '' OR x.status = @status)
+                     AND x.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR x.status <> 'terminated')
               FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.last_name, w.first_name, w.employee_id
         LIMIT @page_size
@@ -161,6 +163,7 @@ WITH RECURSIVE words (word, n) AS (
               SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
                      AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
                      AND (@status::text = '' OR x.status = @status)
+                     AND x.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR x.status <> 'terminated')
               FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.hire_date, w.employee_id
         LIMIT @page_size
@@ -215,6 +218,7 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
                    SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
                           AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
                           AND (@status::text = '' OR x.status = @status)
+                          AND x.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR x.status <> 'terminated')
                    FROM employees x WHERE x.id = lf.employee_id), false) AS hit
     ) step
     LEFT JOIN LATERAL (
@@ -259,6 +263,7 @@ WHERE (e.last_name, e.first_name, e.id) > (@after_last_name::text, @after_first_
   AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || @phrase::text || '%'
   AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
   AND (@status::text = '' OR e.status = @status)
+  AND e.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR e.status <> 'terminated')
 ORDER BY e.last_name, e.first_name, e.id
 LIMIT @page_size;
 
@@ -272,6 +277,7 @@ WHERE (e.hire_date, e.id) > (@after_hire_date::date, @after_id::bigint)
   AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || @phrase::text || '%'
   AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
   AND (@status::text = '' OR e.status = @status)
+  AND e.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR e.status <> 'terminated')
 ORDER BY e.hire_date, e.id
 LIMIT @page_size;
 

@@ -102,6 +102,13 @@ var firstHireDate = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 type employeePage struct {
 	f employeeFilter
 	c *employeeCursor
+	// The picker's conditions: an employee left out (the one being
+	// edited), and terminated employees left out.
+	exclude        int64
+	hideTerminated bool
+	// limit is how many rows to read: one more than shown, to tell
+	// whether more follow.
+	limit int32
 }
 
 func (p employeePage) afterName() (last, first string, id int64) {
@@ -119,7 +126,7 @@ func (p employeePage) afterHireDate() (time.Time, int64) {
 	return t, p.c.ID
 }
 
-// limit is one row more than a page, to tell whether another follows.
+// pageLimit is one row more than a page, to tell whether another follows.
 const pageLimit = int32(employeePageSize + 1)
 
 // queueList queues the page of the unsearched list.
@@ -129,7 +136,7 @@ func (p employeePage) queueList(ctx context.Context, lb *db.ListBatch, rows *[]d
 		after, afterID := p.afterHireDate()
 		lb.Queue(func(q *db.Queries) error {
 			r, err := q.ListEmployeesByHireDate(ctx, db.ListEmployeesByHireDateParams{
-				AfterHireDate: after, AfterID: afterID, DepartmentID: f.Department, Status: f.Status, PageSize: pageLimit})
+				AfterHireDate: after, AfterID: afterID, DepartmentID: f.Department, Status: f.Status, PageSize: p.limit})
 			*rows = convertRows(r, func(r db.ListEmployeesByHireDateRow) db.ListEmployeesByNameRow { return db.ListEmployeesByNameRow(r) })
 			return err
 		})
@@ -138,7 +145,7 @@ func (p employeePage) queueList(ctx context.Context, lb *db.ListBatch, rows *[]d
 	last, first, id := p.afterName()
 	lb.Queue(func(q *db.Queries) (err error) {
 		*rows, err = q.ListEmployeesByName(ctx, db.ListEmployeesByNameParams{
-			AfterLastName: last, AfterFirstName: first, AfterID: id, DepartmentID: f.Department, Status: f.Status, PageSize: pageLimit})
+			AfterLastName: last, AfterFirstName: first, AfterID: id, DepartmentID: f.Department, Status: f.Status, PageSize: p.limit})
 		return err
 	})
 }
@@ -218,7 +225,7 @@ const searchMaxSteps = 1000
 // intersection ran out of steps before it found a page.
 func (p employeePage) queueSearch(ctx context.Context, lb *db.ListBatch, s employeeSearch, plan searchPlan, rows *[]db.ListEmployeesByNameRow, gaveUp *bool) {
 	f := p.f
-	filtered := !s.Bare || f.Department != nil || f.Status != ""
+	filtered := !s.Bare || f.Department != nil || f.Status != "" || p.exclude != 0 || p.hideTerminated
 	byHireDate := f.Sort == "hire_date"
 	lastName, firstName, nameID := p.afterName()
 	hired, hiredID := p.afterHireDate()
@@ -230,7 +237,8 @@ func (p employeePage) queueSearch(ctx context.Context, lb *db.ListBatch, s emplo
 			var r []db.IntersectSearchByNameRow
 			r, err = q.IntersectSearchByName(ctx, db.IntersectSearchByNameParams{WordA: plan.a, WordB: plan.b,
 				AfterLastName: lastName, AfterFirstName: firstName, AfterID: nameID, Phrase: s.Phrase,
-				DepartmentID: f.Department, Status: f.Status, PageSize: pageLimit, MaxSteps: searchMaxSteps})
+				DepartmentID: f.Department, Status: f.Status, ExcludeID: p.exclude, HideTerminated: p.hideTerminated,
+				PageSize: p.limit, MaxSteps: searchMaxSteps})
 			*rows = (*rows)[:0]
 			for _, m := range r {
 				if m.Hit {
@@ -238,29 +246,32 @@ func (p employeePage) queueSearch(ctx context.Context, lb *db.ListBatch, s emplo
 						Email: *m.Email, JobTitle: *m.JobTitle, HireDate: *m.HireDate, Status: *m.Status,
 						DepartmentID: m.DepartmentID, DepartmentName: m.DepartmentName})
 				} else {
-					*gaveUp = m.Steps >= searchMaxSteps && len(*rows) < int(pageLimit)
+					*gaveUp = m.Steps >= searchMaxSteps && len(*rows) < int(p.limit)
 				}
 			}
 		case plan.kind == searchWalk && byHireDate:
 			var r []db.WalkSearchByHireDateRow
 			r, err = q.WalkSearchByHireDate(ctx, db.WalkSearchByHireDateParams{AfterHireDate: hired, AfterID: hiredID,
-				Word: w.Word, Phrase: s.Phrase, DepartmentID: f.Department, Status: f.Status, PageSize: pageLimit})
+				Word: w.Word, Phrase: s.Phrase, DepartmentID: f.Department, Status: f.Status, ExcludeID: p.exclude,
+				HideTerminated: p.hideTerminated, PageSize: p.limit})
 			*rows = convertRows(r, func(r db.WalkSearchByHireDateRow) db.ListEmployeesByNameRow { return db.ListEmployeesByNameRow(r) })
 		case plan.kind == searchWalk:
 			var r []db.WalkSearchByNameRow
 			r, err = q.WalkSearchByName(ctx, db.WalkSearchByNameParams{AfterLastName: lastName, AfterFirstName: firstName, AfterID: nameID,
-				Word: w.Word, Phrase: s.Phrase, DepartmentID: f.Department, Status: f.Status, PageSize: pageLimit})
+				Word: w.Word, Phrase: s.Phrase, DepartmentID: f.Department, Status: f.Status, ExcludeID: p.exclude,
+				HideTerminated: p.hideTerminated, PageSize: p.limit})
 			*rows = convertRows(r, func(r db.WalkSearchByNameRow) db.ListEmployeesByNameRow { return db.ListEmployeesByNameRow(r) })
 		case byHireDate:
 			var r []db.SearchEmployeesByHireDateRow
 			r, err = q.SearchEmployeesByHireDate(ctx, db.SearchEmployeesByHireDateParams{Word: w.Word, WordEnd: w.End, MaxWords: searchMaxWords,
-				AfterHireDate: hired, AfterID: hiredID, Filtered: filtered, Phrase: s.Phrase, DepartmentID: f.Department, Status: f.Status, PageSize: pageLimit})
+				AfterHireDate: hired, AfterID: hiredID, Filtered: filtered, Phrase: s.Phrase, DepartmentID: f.Department, Status: f.Status,
+				ExcludeID: p.exclude, HideTerminated: p.hideTerminated, PageSize: p.limit})
 			*rows = convertRows(r, func(r db.SearchEmployeesByHireDateRow) db.ListEmployeesByNameRow { return db.ListEmployeesByNameRow(r) })
 		default:
 			var r []db.SearchEmployeesByNameRow
 			r, err = q.SearchEmployeesByName(ctx, db.SearchEmployeesByNameParams{Word: w.Word, WordEnd: w.End, MaxWords: searchMaxWords,
 				AfterLastName: lastName, AfterFirstName: firstName, AfterID: nameID, Filtered: filtered, Phrase: s.Phrase,
-				DepartmentID: f.Department, Status: f.Status, PageSize: pageLimit})
+				DepartmentID: f.Department, Status: f.Status, ExcludeID: p.exclude, HideTerminated: p.hideTerminated, PageSize: p.limit})
 			*rows = convertRows(r, func(r db.SearchEmployeesByNameRow) db.ListEmployeesByNameRow { return db.ListEmployeesByNameRow(r) })
 		}
 		return err
@@ -286,7 +297,7 @@ func convertRows[T any](rows []T, conv func(T) db.ListEmployeesByNameRow) []db.L
 // (CountWordMatches), then asks for the page.
 func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 	query := r.URL.Query()
-	p := employeePage{f: employeeFilterFrom(query)}
+	p := employeePage{f: employeeFilterFrom(query), limit: pageLimit}
 	f := p.f
 	var decoded employeeCursor
 	// A cursor of the other sort order, or garbage, starts at the beginning.
@@ -302,45 +313,24 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 		rows   []db.ListEmployeesByNameRow
 		depts  []db.DepartmentOptionsRow
 	)
-	err := a.db.Read(r.Context(), func(ctx context.Context, q *db.Queries) error {
-		rows, depts = nil, nil
-		counts = make([]db.CountWordMatchesRow, len(search.Words))
+	err := a.db.Read(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {
+		depts = nil
+		queueDepts := func(lb *db.ListBatch) {
+			if !partial {
+				lb.Queue(func(q *db.Queries) (err error) { depts, err = q.DepartmentOptions(ctx); return err })
+			}
+		}
+		if searching {
+			rows, counts, err = p.search(ctx, q, search, queueDepts)
+			return err
+		}
 		lb := db.NewListBatch()
-		if !searching {
-			lb.Queue(func(q *db.Queries) (err error) {
-				total, err = q.CountEmployees(ctx, db.CountEmployeesParams{DepartmentID: f.Department, Status: f.Status})
-				return err
-			})
-			p.queueList(ctx, lb, &rows)
-		}
-		for i, w := range search.Words {
-			lb.Queue(func(q *db.Queries) (err error) {
-				counts[i], err = q.CountWordMatches(ctx, db.CountWordMatchesParams{
-					Word: w.Word, WordEnd: w.End, UpTo: searchCountUpTo + 1, MaxWords: searchMaxWords})
-				return err
-			})
-		}
-		if !partial {
-			lb.Queue(func(q *db.Queries) (err error) { depts, err = q.DepartmentOptions(ctx); return err })
-		}
-		if err := q.SendListBatch(ctx, lb); err != nil {
+		lb.Queue(func(q *db.Queries) (err error) {
+			total, err = q.CountEmployees(ctx, db.CountEmployeesParams{DepartmentID: f.Department, Status: f.Status})
 			return err
-		}
-		if !searchable {
-			return nil
-		}
-		plan := chooseSearchPlan(search, counts, f.Sort == "name", f.Department != nil || f.Status != "")
-		if plan.kind == searchNothing {
-			return nil
-		}
-		gaveUp := false
-		lb = db.NewListBatch()
-		p.queueSearch(ctx, lb, search, plan, &rows, &gaveUp)
-		if err := q.SendListBatch(ctx, lb); err != nil || !gaveUp {
-			return err
-		}
-		lb = db.NewListBatch()
-		p.queueSearch(ctx, lb, search, searchPlan{kind: searchMerge, driver: plan.driver}, &rows, &gaveUp)
+		})
+		p.queueList(ctx, lb, &rows)
+		queueDepts(lb)
 		return q.SendListBatch(ctx, lb)
 	})
 	if err != nil {
@@ -394,6 +384,42 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 		view.Departments = append(view.Departments, components.Option{Value: strconv.FormatInt(d.ID, 10), Label: d.Name})
 	}
 	a.render(w, r, http.StatusOK, pages.EmployeeList(a.page(r, "Employees", "employees"), view))
+}
+
+// search reads the page of a search in two round trips: how its words are
+// spread (with whatever extra queues, the list's department choices),
+// then the page by the plan that suits them. It also returns the counts
+// of the words, from which the total shown is taken.
+func (p employeePage) search(ctx context.Context, q *db.Queries, s employeeSearch, extra func(*db.ListBatch)) ([]db.ListEmployeesByNameRow, []db.CountWordMatchesRow, error) {
+	counts := make([]db.CountWordMatchesRow, len(s.Words))
+	lb := db.NewListBatch()
+	for i, w := range s.Words {
+		lb.Queue(func(q *db.Queries) (err error) {
+			counts[i], err = q.CountWordMatches(ctx, db.CountWordMatchesParams{
+				Word: w.Word, WordEnd: w.End, UpTo: searchCountUpTo + 1, MaxWords: searchMaxWords})
+			return err
+		})
+	}
+	if extra != nil {
+		extra(lb)
+	}
+	if err := q.SendListBatch(ctx, lb); err != nil || len(s.Words) == 0 {
+		return nil, counts, err
+	}
+	plan := chooseSearchPlan(s, counts, p.f.Sort != "hire_date", p.f.Department != nil || p.f.Status != "")
+	if plan.kind == searchNothing {
+		return nil, counts, nil
+	}
+	var rows []db.ListEmployeesByNameRow
+	gaveUp := false
+	lb = db.NewListBatch()
+	p.queueSearch(ctx, lb, s, plan, &rows, &gaveUp)
+	if err := q.SendListBatch(ctx, lb); err != nil || !gaveUp {
+		return rows, counts, err
+	}
+	lb = db.NewListBatch()
+	p.queueSearch(ctx, lb, s, searchPlan{kind: searchMerge, driver: plan.driver}, &rows, &gaveUp)
+	return rows, counts, q.SendListBatch(ctx, lb)
 }
 
 // searchTotal is the count a search page shows, and whether it is a lower

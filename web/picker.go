@@ -19,10 +19,9 @@ const (
 	// pickerMaxChoices is how many matches the employee picker offers at
 	// once; more means the name typed is too short to choose from.
 	pickerMaxChoices = 8
-	// pickerMinLetters is the shortest name the picker searches for. The
-	// trigram index needs three letters: two would read every employee
-	// (6.5 s at a million for "zz") and match thousands anyway.
-	pickerMinLetters = 3
+	// pickerMinLetters is the shortest name the picker searches for: fewer
+	// letters match too many people to choose from.
+	pickerMinLetters = 2
 )
 
 // tooShortToSearch reports text that is neither an employee number nor
@@ -34,7 +33,7 @@ func tooShortToSearch(text string) bool {
 	return utf8.RuneCountInString(strings.TrimSpace(text)) < pickerMinLetters
 }
 
-const tooShortMessage = "Type at least 3 letters of the name, or the employee number."
+const tooShortMessage = "Type at least 2 letters of the name, or the employee number."
 
 // pickerSpec is one picker field of the app's forms.
 type pickerSpec struct {
@@ -89,8 +88,9 @@ func pickedChoice(ctx context.Context, q *db.Queries, id int64) (*components.Pic
 }
 
 // pickMatches finds what was typed into a picker: an employee number
-// ("42" or "#42") finds that employee, anything else the employees whose
-// name or email contains it, by name. more reports matches beyond the
+// ("42" or "#42") finds that employee, anything else the employees it
+// finds as the list's search does (words of the name or email that start
+// with what was typed), by name. more reports matches beyond the
 // ones returned.
 func pickMatches(ctx context.Context, q *db.Queries, spec pickerSpec, text string, exclude int64) (matches []components.PickerChoice, more bool, err error) {
 	if id, ok := parseOptionalID(text); ok && id != nil {
@@ -104,9 +104,14 @@ func pickMatches(ctx context.Context, q *db.Queries, spec pickerSpec, text strin
 	if utf8.RuneCountInString(text) > maxSearchLength {
 		text = string([]rune(text)[:maxSearchLength])
 	}
-	rows, err := q.PickEmployees(ctx, db.PickEmployeesParams{
-		Search: likeEscape(text), IncludeTerminated: spec.IncludeTerminated, ExcludeID: exclude, MaxRows: pickerMaxChoices + 1,
-	})
+	search, ok := newEmployeeSearch(text)
+	if !ok {
+		return nil, false, nil
+	}
+	// The list's search (employee_words), in name order, for a few rows.
+	p := employeePage{f: employeeFilter{Sort: "name"}, exclude: exclude, hideTerminated: !spec.IncludeTerminated,
+		limit: pickerMaxChoices + 1}
+	rows, _, err := p.search(ctx, q, search, nil)
 	if err != nil {
 		return nil, false, err
 	}

@@ -60,12 +60,15 @@ func TestEmployeePickerSearch(t *testing.T) {
 	if !slices.Equal(ids, []int64{babbage, byron}) || checked != babbage {
 		t.Errorf("choices %v (checked %d), want Babbage checked then Byron, Lovelace left out", ids, checked)
 	}
-	// An employee number finds that employee; two letters are too few.
+	// An employee number finds that employee; one letter is too few.
 	if ids, _ := choices(get("field=manager_id&manager_id_q=%23"+strconv.FormatInt(babbage, 10)), "manager_id"); !slices.Equal(ids, []int64{babbage}) {
 		t.Errorf("#%d found %v", babbage, ids)
 	}
-	if body := get("field=manager_id&manager_id_q=ad"); !strings.Contains(body, "at least 3 letters") {
-		t.Error("a two-letter search does not ask for more")
+	if body := get("field=manager_id&manager_id_q=a"); !strings.Contains(body, "at least 2 letters") {
+		t.Error("a one-letter search does not ask for more")
+	}
+	if ids, _ := choices(get("field=manager_id&manager_id_q=ba"), "manager_id"); !slices.Equal(ids, []int64{babbage}) {
+		t.Errorf("two letters found %v, want Babbage", ids)
 	}
 	if body := get("field=manager_id&manager_id_q=zebedee"); !strings.Contains(body, "Nobody else matches") {
 		t.Error("a search matching nobody does not say so")

@@ -798,12 +798,12 @@ func (sr *sizeRun) explainPages(ctx context.Context, w io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(w, "\n## %s at %d employees: GET %s\n", p.Name, sr.n, p.Path)
-		for _, st := range stmts {
+		for i, st := range stmts {
 			name := statementName(st.SQL)
-			if name == "begin" || name == "commit" || name == "UseCustomPlans" {
+			if name == "begin" || name == "commit" || planSettings[name] {
 				continue
 			}
-			plan, err := explainText(ctx, conn, st)
+			plan, err := explainText(ctx, conn, stmts, i)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", p.Key, name, err)
 			}
@@ -813,20 +813,19 @@ func (sr *sizeRun) explainPages(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
-// explainText is EXPLAIN (ANALYZE, BUFFERS) of st as the app ran it: with
-// plans for its values when it was part of a batch. It runs in a
+// explainText is EXPLAIN (ANALYZE, BUFFERS) of stmts[i] as the app ran it:
+// after the plan settings its batch sent before it. It runs in a
 // transaction that is rolled back.
-func explainText(ctx context.Context, conn *pgx.Conn, st db.Statement) (string, error) {
+func explainText(ctx context.Context, conn *pgx.Conn, stmts []db.Statement, i int) (string, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer tx.Rollback(ctx)
-	if st.Batch != 0 {
-		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
-			return "", err
-		}
+	if err := replaySettings(ctx, tx, stmts, i); err != nil {
+		return "", err
 	}
+	st := stmts[i]
 	rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+st.SQL, st.Args...)
 	if err != nil {
 		return "", err
@@ -836,4 +835,24 @@ func explainText(ctx context.Context, conn *pgx.Conn, st db.Statement) (string, 
 		return "", err
 	}
 	return strings.Join(lines, "\n") + "\n", nil
+}
+
+// planSettings are the statements a batch sends to set how the rest of it
+// is planned (local to its transaction).
+var planSettings = map[string]bool{"UseCustomPlans": true, "WalkInOrder": true}
+
+// replaySettings runs, in tx, the plan settings sent before stmts[i] in
+// the same batch.
+func replaySettings(ctx context.Context, tx pgx.Tx, stmts []db.Statement, i int) error {
+	if stmts[i].Batch == 0 {
+		return nil
+	}
+	for _, s := range stmts[:i] {
+		if s.Batch == stmts[i].Batch && planSettings[statementName(s.SQL)] {
+			if _, err := tx.Exec(ctx, s.SQL, s.Args...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -62,11 +62,11 @@ func TestPagePlans(t *testing.T) {
 				t.Fatal(err)
 			}
 			checked := 0
-			for _, st := range stmts {
-				if name := statementName(st.SQL); name == "begin" || name == "commit" || name == "UseCustomPlans" {
+			for i, st := range stmts {
+				if name := statementName(st.SQL); name == "begin" || name == "commit" || planSettings[name] {
 					continue
 				}
-				plan, err := explain(ctx, conn, st)
+				plan, err := explain(ctx, conn, stmts, i)
 				if err != nil {
 					t.Fatalf("%s: %v", statementName(st.SQL), err)
 				}
@@ -115,21 +115,20 @@ type planNode struct {
 	Plans        []planNode `json:"Plans"`
 }
 
-// explain runs st under EXPLAIN ANALYZE as the app ran it: a statement of a
-// batch with plans for its values (UseCustomPlans). It runs in a
-// transaction that is rolled back, should it write.
-func explain(ctx context.Context, conn *pgx.Conn, st db.Statement) (explained, error) {
+// explain runs stmts[i] under EXPLAIN ANALYZE as the app ran it: after
+// the plan settings its batch sent before it (UseCustomPlans, WalkInOrder).
+// It runs in a transaction that is rolled back, should it write.
+func explain(ctx context.Context, conn *pgx.Conn, stmts []db.Statement, i int) (explained, error) {
 	var out explained
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return out, err
 	}
 	defer tx.Rollback(ctx)
-	if st.Batch != 0 {
-		if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
-			return out, err
-		}
+	if err := replaySettings(ctx, tx, stmts, i); err != nil {
+		return out, err
 	}
+	st := stmts[i]
 	var raw []byte
 	if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+st.SQL, st.Args...).Scan(&raw); err != nil {
 		return out, err

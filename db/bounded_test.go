@@ -2,8 +2,11 @@ package db_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 
+	"hris/db"
 	"hris/db/dbtest"
 )
 
@@ -32,12 +35,12 @@ func TestKeptCountsAndWordsFollowTheRows(t *testing.T) {
 			     (SELECT department_id, status, n FROM employee_counts WHERE n <> 0
 			      EXCEPT SELECT coalesce(department_id, 0), status, count(*) FROM employees GROUP BY 1, 2)) x),
 			  (SELECT count(*) FROM (
-			     SELECT w, e.last_name, e.first_name, e.hire_date, e.id FROM employees e,
+			     SELECT w, e.last_name, e.first_name, e.id FROM employees e,
 			            unnest(employee_search_words(e.first_name, e.last_name, e.email)) w
-			     EXCEPT SELECT word, last_name, first_name, hire_date, employee_id FROM employee_words) x),
+			     EXCEPT SELECT word, last_name, first_name, employee_id FROM employee_words) x),
 			  (SELECT count(*) FROM (
-			     SELECT word, last_name, first_name, hire_date, employee_id FROM employee_words
-			     EXCEPT SELECT w, e.last_name, e.first_name, e.hire_date, e.id FROM employees e,
+			     SELECT word, last_name, first_name, employee_id FROM employee_words
+			     EXCEPT SELECT w, e.last_name, e.first_name, e.id FROM employees e,
 			            unnest(employee_search_words(e.first_name, e.last_name, e.email)) w) x)`).
 			Scan(&countDiff, &wordDiff, &extraWords)
 		if err != nil {
@@ -90,5 +93,49 @@ func TestKeptCountsAndWordsFollowTheRows(t *testing.T) {
 	check("truncate")
 	if err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM employee_words`).Scan(&words); err != nil || words != 0 {
 		t.Errorf("%d words after TRUNCATE (%v)", words, err)
+	}
+}
+
+// The Go split of words (for searches and the seed) and the database's
+// (for the index) agree, on every kind of character; and so does the
+// lowercasing, for text the seed writes (ASCII, lowercase beyond it).
+func TestWordsAgree(t *testing.T) {
+	d := dbtest.Open(t)
+	ctx := context.Background()
+	for _, c := range [][3]string{
+		{"Ada", "Lovelace", "ada.lovelace.7@example.com"},
+		{"Zoë", "müller-lüdenscheidt", "zoe_m+hr@müller.de"},
+		{"Jean-Luc", "O'Brien", "JL.OBRIEN@Example.CO.UK"},
+		{"Li", "Wei", "007@numbers.only"},
+		{"Nuño", "d'Arcy\tTab", "x@y.z"},
+		{"名", "字", "名字@例子.中国"},
+	} {
+		var fromDB []string
+		if err := d.Pool.QueryRow(ctx, "SELECT employee_search_words($1, $2, $3)", c[0], c[1], c[2]).Scan(&fromDB); err != nil {
+			t.Fatal(err)
+		}
+		if got := db.EmployeeWords(c[0], c[1], c[2]); fmt.Sprint(got) != fmt.Sprint(fromDB) {
+			t.Errorf("%q: Go %q, database %q", c, got, fromDB)
+		}
+	}
+	// Splitting alone, in any case: the database lowercases a search's
+	// words itself (lower() of what db.SplitWords gives).
+	for _, text := range []string{"ÅSA Ångström-Øre", "zoe WONG", "Élodie.Dupont@EX.fr", "İstanbul ΣΑΣ"} {
+		var fromDB []string
+		if err := d.Pool.QueryRow(ctx, `SELECT employee_search_words($1, '', '')`, text).Scan(&fromDB); err != nil {
+			t.Fatal(err)
+		}
+		var lowered []string
+		for _, w := range db.SplitWords(text) {
+			var l string
+			if err := d.Pool.QueryRow(ctx, `SELECT lower($1)`, w).Scan(&l); err != nil {
+				t.Fatal(err)
+			}
+			lowered = append(lowered, l)
+		}
+		slices.Sort(lowered)
+		if fmt.Sprint(slices.Compact(lowered)) != fmt.Sprint(fromDB) {
+			t.Errorf("%q: split in Go and lowered by the database %q, database %q", text, lowered, fromDB)
+		}
 	}
 }

@@ -36,29 +36,28 @@ const countWordMatches = `-- name: CountWordMatches :one
 
 WITH RECURSIVE words (word, n) AS (
     (SELECT w.word, 1 FROM employee_words w
-     WHERE w.word >= $1::text AND w.word < $2::text
+     WHERE w.word >= lower($1::text) AND w.word < lower($1::text) || chr(1114111)
      ORDER BY w.word LIMIT 1)
     UNION ALL
     SELECT (SELECT w.word FROM employee_words w
-            WHERE w.word > words.word AND w.word < $2::text
+            WHERE w.word > words.word AND w.word < lower($1::text) || chr(1114111)
             ORDER BY w.word LIMIT 1), words.n + 1
     FROM words
-    WHERE words.word IS NOT NULL AND words.n <= $4::int
+    WHERE words.word IS NOT NULL AND words.n <= $3::int
 )
 SELECT (SELECT count(word) FROM words)::int AS words,
        coalesce((SELECT min(word) FROM words), '')::text AS first_word,
        count(*)::int AS entries, count(DISTINCT m.employee_id)::int AS employees
 FROM (
     SELECT w.employee_id FROM employee_words w
-    WHERE w.word >= $1::text AND w.word < $2::text
+    WHERE w.word >= lower($1::text) AND w.word < lower($1::text) || chr(1114111)
     ORDER BY w.word, w.last_name, w.first_name, w.employee_id
-    LIMIT $3::int
+    LIMIT $2::int
 ) m
 `
 
 type CountWordMatchesParams struct {
 	Word     string
-	WordEnd  string
 	UpTo     int32
 	MaxWords int32
 }
@@ -71,13 +70,14 @@ type CountWordMatchesRow struct {
 }
 
 // Searching. A search q matches an employee when one of their words starts
-// with word (the longest word of q, lowercased, chosen in web/) and their
-// "first last email" (lowercased) contains phrase (q lowercased, LIKE-
-// escaped; ” when q is that one word). word_end is word followed by the
-// highest character, so [word, word_end) is every word starting with
-// word. A short word can start many different words; the queries take
-// the first max_words of them and CountWordMatches says whether there are
-// more (then web/ walks the list instead: see WalkSearch*).
+// with word (a word of q, chosen in web/) and their "first last email"
+// contains phrase (q, LIKE-escaped). Both are lowercased here, by the
+// database's lower() that built the words, so that a search and the index
+// agree on every character. The range from word to word followed by the
+// highest character (chr(1114111)) is every word starting with word. A
+// short word can start many different words; the queries take the first
+// max_words of them and CountWordMatches says whether there are more (then
+// web/ walks the list instead: see WalkSearch*).
 // CountWordMatches counts, without reading employees: words, the distinct
 // words starting with word, up to max_words + 1 (one index probe each),
 // and the first of them;
@@ -86,12 +86,7 @@ type CountWordMatchesRow struct {
 // condition of the search, employees is the exact number of matches when
 // entries < up_to.
 func (q *Queries) CountWordMatches(ctx context.Context, arg CountWordMatchesParams) (CountWordMatchesRow, error) {
-	row := q.db.QueryRow(ctx, countWordMatches,
-		arg.Word,
-		arg.WordEnd,
-		arg.UpTo,
-		arg.MaxWords,
-	)
+	row := q.db.QueryRow(ctx, countWordMatches, arg.Word, arg.UpTo, arg.MaxWords)
 	var i CountWordMatchesRow
 	err := row.Scan(
 		&i.Words,
@@ -294,16 +289,15 @@ SELECT e.id, e.first_name, e.last_name, e.email, e.job_title,
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
 WHERE ($1::text = '' OR e.id IN (
-          SELECT w.employee_id FROM employee_words w WHERE w.word >= $1::text AND w.word < $2::text))
-  AND ($3::text = '' OR lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || $3 || '%')
-  AND ($4::bigint IS NULL OR e.department_id = $4)
-  AND ($5::text = '' OR e.status = $5)
+          SELECT w.employee_id FROM employee_words w WHERE w.word >= lower($1::text) AND w.word < lower($1::text) || chr(1114111)))
+  AND ($2::text = '' OR lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || lower($2) || '%')
+  AND ($3::bigint IS NULL OR e.department_id = $3)
+  AND ($4::text = '' OR e.status = $4)
 ORDER BY e.last_name, e.first_name, e.id
 `
 
 type ExportEmployeesParams struct {
 	Word         string
-	WordEnd      string
 	Phrase       string
 	DepartmentID *int64
 	Status       string
@@ -331,7 +325,6 @@ type ExportEmployeesRow struct {
 func (q *Queries) ExportEmployees(ctx context.Context, arg ExportEmployeesParams) ([]ExportEmployeesRow, error) {
 	rows, err := q.db.Query(ctx, exportEmployees,
 		arg.Word,
-		arg.WordEnd,
 		arg.Phrase,
 		arg.DepartmentID,
 		arg.Status,
@@ -452,7 +445,7 @@ const intersectSearchByName = `-- name: IntersectSearchByName :many
 WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
     (SELECT a.last_name, a.first_name, a.employee_id, false, 0, 0
      FROM employee_words a
-     WHERE a.word = $1::text
+     WHERE a.word = lower($1::text)
        AND (a.last_name, a.first_name, a.employee_id) > ($2::text, $3::text, $4::bigint)
      ORDER BY a.word, a.last_name, a.first_name, a.employee_id
      LIMIT 1)
@@ -461,14 +454,14 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
     FROM lf
     CROSS JOIN LATERAL (
         SELECT b.last_name, b.first_name, b.employee_id FROM employee_words b
-        WHERE b.word = $5::text
+        WHERE b.word = lower($5::text)
           AND (b.last_name, b.first_name, b.employee_id) >= (lf.last_name, lf.first_name, lf.employee_id)
         ORDER BY b.word, b.last_name, b.first_name, b.employee_id
         LIMIT 1
     ) b
     CROSS JOIN LATERAL (
         SELECT b.employee_id = lf.employee_id AND coalesce((
-                   SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $6::text || '%'
+                   SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || lower($6::text) || '%'
                           AND ($7::bigint IS NULL OR x.department_id = $7)
                           AND ($8::text = '' OR x.status = $8)
                           AND x.id <> $9::bigint AND (NOT $10::boolean OR x.status <> 'terminated')
@@ -476,7 +469,7 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
     ) step
     LEFT JOIN LATERAL (
         SELECT a.last_name, a.first_name, a.employee_id FROM employee_words a
-        WHERE a.word = $1::text
+        WHERE a.word = lower($1::text)
           AND (a.last_name, a.first_name, a.employee_id) >= (b.last_name, b.first_name, b.employee_id)
           AND (a.last_name, a.first_name, a.employee_id) <> (lf.last_name, lf.first_name, lf.employee_id)
         ORDER BY a.word, a.last_name, a.first_name, a.employee_id
@@ -775,50 +768,24 @@ func (q *Queries) ManagerCreatesCycle(ctx context.Context, arg ManagerCreatesCyc
 }
 
 const searchEmployeesByHireDate = `-- name: SearchEmployeesByHireDate :many
-WITH RECURSIVE words (word, n) AS (
-    (SELECT w.word, 1 FROM employee_words w
-     WHERE w.word >= $1::text AND w.word < $2::text
-     ORDER BY w.word LIMIT 1)
-    UNION ALL
-    SELECT (SELECT w.word FROM employee_words w
-            WHERE w.word > words.word AND w.word < $2::text
-            ORDER BY w.word LIMIT 1), words.n + 1
-    FROM words
-    WHERE words.word IS NOT NULL AND words.n < $3::int
-), hits AS (
-    SELECT DISTINCT h.hire_date, h.employee_id
-    FROM words CROSS JOIN LATERAL (
-        SELECT w.hire_date, w.employee_id FROM employee_words w
-        WHERE w.word = words.word
-          AND (w.hire_date, w.employee_id) > ($4::date, $5::bigint)
-          -- A subquery per entry, not a join: the planner would rather
-          -- hash every employee matching the phrase (a scan of the table)
-          -- than look up the few entries the page reads.
-          AND (NOT $6::boolean OR coalesce((
-              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $7::text || '%'
-                     AND ($8::bigint IS NULL OR x.department_id = $8)
-                     AND ($9::text = '' OR x.status = $9)
-                     AND x.id <> $10::bigint AND (NOT $11::boolean OR x.status <> 'terminated')
-              FROM employees x WHERE x.id = w.employee_id), false))
-        ORDER BY w.hire_date, w.employee_id
-        LIMIT $12
-    ) h
-    WHERE words.word IS NOT NULL
-    ORDER BY h.hire_date, h.employee_id
-    LIMIT $12
-)
 SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
        e.department_id, coalesce(d.name, '')::text AS department_name
-FROM hits
-JOIN employees e ON e.id = hits.employee_id
+FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
+WHERE e.id IN (SELECT w.employee_id FROM employee_words w
+               WHERE w.word >= lower($1::text) AND w.word < lower($1::text) || chr(1114111))
+  AND (e.hire_date, e.id) > ($2::date, $3::bigint)
+  AND (NOT $4::boolean OR (
+      lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || lower($5::text) || '%'
+      AND ($6::bigint IS NULL OR e.department_id = $6)
+      AND ($7::text = '' OR e.status = $7)
+      AND e.id <> $8::bigint AND (NOT $9::boolean OR e.status <> 'terminated')))
 ORDER BY e.hire_date, e.id
+LIMIT $10
 `
 
 type SearchEmployeesByHireDateParams struct {
 	Word           string
-	WordEnd        string
-	MaxWords       int32
 	AfterHireDate  time.Time
 	AfterID        int64
 	Filtered       bool
@@ -842,11 +809,13 @@ type SearchEmployeesByHireDateRow struct {
 	DepartmentName string
 }
 
+// SearchEmployeesByHireDate is a page of a search in hire-date order:
+// every entry of the words starting with word, sorted. web/ asks for it
+// when there are at most a thousand entries (CountWordMatches); a
+// commoner word walks the list in hire-date order (WalkSearchByHireDate).
 func (q *Queries) SearchEmployeesByHireDate(ctx context.Context, arg SearchEmployeesByHireDateParams) ([]SearchEmployeesByHireDateRow, error) {
 	rows, err := q.db.Query(ctx, searchEmployeesByHireDate,
 		arg.Word,
-		arg.WordEnd,
-		arg.MaxWords,
 		arg.AfterHireDate,
 		arg.AfterID,
 		arg.Filtered,
@@ -888,35 +857,35 @@ func (q *Queries) SearchEmployeesByHireDate(ctx context.Context, arg SearchEmplo
 const searchEmployeesByName = `-- name: SearchEmployeesByName :many
 WITH RECURSIVE words (word, n) AS (
     (SELECT w.word, 1 FROM employee_words w
-     WHERE w.word >= $1::text AND w.word < $2::text
+     WHERE w.word >= lower($1::text) AND w.word < lower($1::text) || chr(1114111)
      ORDER BY w.word LIMIT 1)
     UNION ALL
     SELECT (SELECT w.word FROM employee_words w
-            WHERE w.word > words.word AND w.word < $2::text
+            WHERE w.word > words.word AND w.word < lower($1::text) || chr(1114111)
             ORDER BY w.word LIMIT 1), words.n + 1
     FROM words
-    WHERE words.word IS NOT NULL AND words.n < $3::int
+    WHERE words.word IS NOT NULL AND words.n < $2::int
 ), hits AS (
     SELECT DISTINCT h.last_name, h.first_name, h.employee_id
     FROM words CROSS JOIN LATERAL (
         SELECT w.last_name, w.first_name, w.employee_id FROM employee_words w
         WHERE w.word = words.word
-          AND (w.last_name, w.first_name, w.employee_id) > ($4::text, $5::text, $6::bigint)
+          AND (w.last_name, w.first_name, w.employee_id) > ($3::text, $4::text, $5::bigint)
           -- A subquery per entry, not a join: the planner would rather
           -- hash every employee matching the phrase (a scan of the table)
           -- than look up the few entries the page reads.
-          AND (NOT $7::boolean OR coalesce((
-              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || $8::text || '%'
-                     AND ($9::bigint IS NULL OR x.department_id = $9)
-                     AND ($10::text = '' OR x.status = $10)
-                     AND x.id <> $11::bigint AND (NOT $12::boolean OR x.status <> 'terminated')
+          AND (NOT $6::boolean OR coalesce((
+              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || lower($7::text) || '%'
+                     AND ($8::bigint IS NULL OR x.department_id = $8)
+                     AND ($9::text = '' OR x.status = $9)
+                     AND x.id <> $10::bigint AND (NOT $11::boolean OR x.status <> 'terminated')
               FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.last_name, w.first_name, w.employee_id
-        LIMIT $13
+        LIMIT $12
     ) h
     WHERE words.word IS NOT NULL
     ORDER BY h.last_name, h.first_name, h.employee_id
-    LIMIT $13
+    LIMIT $12
 )
 SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
        e.department_id, coalesce(d.name, '')::text AS department_name
@@ -928,7 +897,6 @@ ORDER BY e.last_name, e.first_name, e.id
 
 type SearchEmployeesByNameParams struct {
 	Word           string
-	WordEnd        string
 	MaxWords       int32
 	AfterLastName  string
 	AfterFirstName string
@@ -964,7 +932,6 @@ type SearchEmployeesByNameRow struct {
 func (q *Queries) SearchEmployeesByName(ctx context.Context, arg SearchEmployeesByNameParams) ([]SearchEmployeesByNameRow, error) {
 	rows, err := q.db.Query(ctx, searchEmployeesByName,
 		arg.Word,
-		arg.WordEnd,
 		arg.MaxWords,
 		arg.AfterLastName,
 		arg.AfterFirstName,
@@ -1132,14 +1099,31 @@ func (q *Queries) UseCustomPlans(ctx context.Context) error {
 	return err
 }
 
+const walkInOrder = `-- name: WalkInOrder :exec
+SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+       set_config('enable_sort', 'off', true), set_config('max_parallel_workers_per_gather', '0', true)
+`
+
+// WalkInOrder makes the rest of the batch walk indexes in order rather
+// than scan and sort. The walks below are chosen only for searches whose
+// matches are common (web/ knows from CountWordMatches), where reading the
+// list in order finds a page after a few rows; the planner cannot know
+// that (it guesses a pattern match is rare) and would read the whole table
+// to sort what matches. One process: parallel workers each read ahead far
+// past the page.
+func (q *Queries) WalkInOrder(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, walkInOrder)
+	return err
+}
+
 const walkSearchByHireDate = `-- name: WalkSearchByHireDate :many
 SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
        e.department_id, coalesce(d.name, '')::text AS department_name
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
 WHERE (e.hire_date, e.id) > ($1::date, $2::bigint)
-  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || $3::text)
-  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || $4::text || '%'
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || lower($3::text))
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || lower($4::text) || '%'
   AND ($5::bigint IS NULL OR e.department_id = $5)
   AND ($6::text = '' OR e.status = $6)
   AND e.id <> $7::bigint AND (NOT $8::boolean OR e.status <> 'terminated')
@@ -1217,8 +1201,8 @@ SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.sta
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
 WHERE (e.last_name, e.first_name, e.id) > ($1::text, $2::text, $3::bigint)
-  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || $4::text)
-  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || $5::text || '%'
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || lower($4::text))
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || lower($5::text) || '%'
   AND ($6::bigint IS NULL OR e.department_id = $6)
   AND ($7::text = '' OR e.status = $7)
   AND e.id <> $8::bigint AND (NOT $9::boolean OR e.status <> 'terminated')

@@ -45,6 +45,10 @@ func (lb *ListBatch) Queue(call func(q *Queries) error) {
 	var rec recorder
 	_ = call(New(&rec))
 	qq := lb.b.Queue(rec.sql, rec.args...)
+	if rec.exec {
+		qq.Exec(func(tag pgconn.CommandTag) error { return call(New(replay{tag: tag})) })
+		return
+	}
 	if rec.one {
 		qq.QueryRow(func(row pgx.Row) error { return call(New(replay{row: row})) })
 		return
@@ -72,13 +76,13 @@ var errRecorded = errors.New("db: query recorded for a batch")
 
 // recorder is a DBTX that notes the query a generated method makes.
 type recorder struct {
-	sql  string
-	args []any
-	one  bool
+	sql       string
+	args      []any
+	one, exec bool
 }
 
 func (r *recorder) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	r.sql, r.args = sql, args
+	r.sql, r.args, r.exec = sql, args, true
 	return pgconn.CommandTag{}, errRecorded
 }
 
@@ -101,10 +105,11 @@ func (errRow) Scan(...any) error { return errRecorded }
 type replay struct {
 	rows pgx.Rows
 	row  pgx.Row
+	tag  pgconn.CommandTag
 }
 
 func (r replay) Exec(context.Context, string, ...any) (pgconn.CommandTag, error) {
-	return pgconn.CommandTag{}, errors.New("db: Exec in a list batch")
+	return r.tag, nil
 }
 
 func (r replay) Query(context.Context, string, ...any) (pgx.Rows, error) {

@@ -82,7 +82,6 @@ type EmployeeWord struct {
 	Word       string
 	LastName   string
 	FirstName  string
-	HireDate   time.Time
 	EmployeeID int64
 }
 

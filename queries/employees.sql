@@ -55,13 +55,14 @@ ORDER BY e.hire_date, e.id
 LIMIT @page_size;
 
 -- Searching. A search q matches an employee when one of their words starts
--- with word (the longest word of q, lowercased, chosen in web/) and their
--- "first last email" (lowercased) contains phrase (q lowercased, LIKE-
--- escaped; '' when q is that one word). word_end is word followed by the
--- highest character, so [word, word_end) is every word starting with
--- word. A short word can start many different words; the queries take
--- the first max_words of them and CountWordMatches says whether there are
--- more (then web/ walks the list instead: see WalkSearch*).
+-- with word (a word of q, chosen in web/) and their "first last email"
+-- contains phrase (q, LIKE-escaped). Both are lowercased here, by the
+-- database's lower() that built the words, so that a search and the index
+-- agree on every character. The range from word to word followed by the
+-- highest character (chr(1114111)) is every word starting with word. A
+-- short word can start many different words; the queries take the first
+-- max_words of them and CountWordMatches says whether there are more (then
+-- web/ walks the list instead: see WalkSearch*).
 
 -- CountWordMatches counts, without reading employees: words, the distinct
 -- words starting with word, up to max_words + 1 (one index probe each),
@@ -73,11 +74,11 @@ LIMIT @page_size;
 -- name: CountWordMatches :one
 WITH RECURSIVE words (word, n) AS (
     (SELECT w.word, 1 FROM employee_words w
-     WHERE w.word >= @word::text AND w.word < @word_end::text
+     WHERE w.word >= lower(@word::text) AND w.word < lower(@word::text) || chr(1114111)
      ORDER BY w.word LIMIT 1)
     UNION ALL
     SELECT (SELECT w.word FROM employee_words w
-            WHERE w.word > words.word AND w.word < @word_end::text
+            WHERE w.word > words.word AND w.word < lower(@word::text) || chr(1114111)
             ORDER BY w.word LIMIT 1), words.n + 1
     FROM words
     WHERE words.word IS NOT NULL AND words.n <= @max_words::int
@@ -87,7 +88,7 @@ SELECT (SELECT count(word) FROM words)::int AS words,
        count(*)::int AS entries, count(DISTINCT m.employee_id)::int AS employees
 FROM (
     SELECT w.employee_id FROM employee_words w
-    WHERE w.word >= @word::text AND w.word < @word_end::text
+    WHERE w.word >= lower(@word::text) AND w.word < lower(@word::text) || chr(1114111)
     ORDER BY w.word, w.last_name, w.first_name, w.employee_id
     LIMIT @up_to::int
 ) m;
@@ -102,11 +103,11 @@ FROM (
 -- name: SearchEmployeesByName :many
 WITH RECURSIVE words (word, n) AS (
     (SELECT w.word, 1 FROM employee_words w
-     WHERE w.word >= @word::text AND w.word < @word_end::text
+     WHERE w.word >= lower(@word::text) AND w.word < lower(@word::text) || chr(1114111)
      ORDER BY w.word LIMIT 1)
     UNION ALL
     SELECT (SELECT w.word FROM employee_words w
-            WHERE w.word > words.word AND w.word < @word_end::text
+            WHERE w.word > words.word AND w.word < lower(@word::text) || chr(1114111)
             ORDER BY w.word LIMIT 1), words.n + 1
     FROM words
     WHERE words.word IS NOT NULL AND words.n < @max_words::int
@@ -120,7 +121,7 @@ WITH RECURSIVE words (word, n) AS (
           -- hash every employee matching the phrase (a scan of the table)
           -- than look up the few entries the page reads.
           AND (NOT @filtered::boolean OR coalesce((
-              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
+              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || lower(@phrase::text) || '%'
                      AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
                      AND (@status::text = '' OR x.status = @status)
                      AND x.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR x.status <> 'terminated')
@@ -139,45 +140,25 @@ JOIN employees e ON e.id = hits.employee_id
 LEFT JOIN departments d ON d.id = e.department_id
 ORDER BY e.last_name, e.first_name, e.id;
 
+-- SearchEmployeesByHireDate is a page of a search in hire-date order:
+-- every entry of the words starting with word, sorted. web/ asks for it
+-- when there are at most a thousand entries (CountWordMatches); a
+-- commoner word walks the list in hire-date order (WalkSearchByHireDate).
 -- name: SearchEmployeesByHireDate :many
-WITH RECURSIVE words (word, n) AS (
-    (SELECT w.word, 1 FROM employee_words w
-     WHERE w.word >= @word::text AND w.word < @word_end::text
-     ORDER BY w.word LIMIT 1)
-    UNION ALL
-    SELECT (SELECT w.word FROM employee_words w
-            WHERE w.word > words.word AND w.word < @word_end::text
-            ORDER BY w.word LIMIT 1), words.n + 1
-    FROM words
-    WHERE words.word IS NOT NULL AND words.n < @max_words::int
-), hits AS (
-    SELECT DISTINCT h.hire_date, h.employee_id
-    FROM words CROSS JOIN LATERAL (
-        SELECT w.hire_date, w.employee_id FROM employee_words w
-        WHERE w.word = words.word
-          AND (w.hire_date, w.employee_id) > (@after_hire_date::date, @after_id::bigint)
-          -- A subquery per entry, not a join: the planner would rather
-          -- hash every employee matching the phrase (a scan of the table)
-          -- than look up the few entries the page reads.
-          AND (NOT @filtered::boolean OR coalesce((
-              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
-                     AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
-                     AND (@status::text = '' OR x.status = @status)
-                     AND x.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR x.status <> 'terminated')
-              FROM employees x WHERE x.id = w.employee_id), false))
-        ORDER BY w.hire_date, w.employee_id
-        LIMIT @page_size
-    ) h
-    WHERE words.word IS NOT NULL
-    ORDER BY h.hire_date, h.employee_id
-    LIMIT @page_size
-)
 SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.status,
        e.department_id, coalesce(d.name, '')::text AS department_name
-FROM hits
-JOIN employees e ON e.id = hits.employee_id
+FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
-ORDER BY e.hire_date, e.id;
+WHERE e.id IN (SELECT w.employee_id FROM employee_words w
+               WHERE w.word >= lower(@word::text) AND w.word < lower(@word::text) || chr(1114111))
+  AND (e.hire_date, e.id) > (@after_hire_date::date, @after_id::bigint)
+  AND (NOT @filtered::boolean OR (
+      lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || lower(@phrase::text) || '%'
+      AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
+      AND (@status::text = '' OR e.status = @status)
+      AND e.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR e.status <> 'terminated')))
+ORDER BY e.hire_date, e.id
+LIMIT @page_size;
 
 -- IntersectSearchByName is the plan for a search of two or more common
 -- words ("zoe wong"): walking either word's entries in name order would
@@ -199,7 +180,7 @@ ORDER BY e.hire_date, e.id;
 WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
     (SELECT a.last_name, a.first_name, a.employee_id, false, 0, 0
      FROM employee_words a
-     WHERE a.word = @word_a::text
+     WHERE a.word = lower(@word_a::text)
        AND (a.last_name, a.first_name, a.employee_id) > (@after_last_name::text, @after_first_name::text, @after_id::bigint)
      ORDER BY a.word, a.last_name, a.first_name, a.employee_id
      LIMIT 1)
@@ -208,14 +189,14 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
     FROM lf
     CROSS JOIN LATERAL (
         SELECT b.last_name, b.first_name, b.employee_id FROM employee_words b
-        WHERE b.word = @word_b::text
+        WHERE b.word = lower(@word_b::text)
           AND (b.last_name, b.first_name, b.employee_id) >= (lf.last_name, lf.first_name, lf.employee_id)
         ORDER BY b.word, b.last_name, b.first_name, b.employee_id
         LIMIT 1
     ) b
     CROSS JOIN LATERAL (
         SELECT b.employee_id = lf.employee_id AND coalesce((
-                   SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || @phrase::text || '%'
+                   SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || lower(@phrase::text) || '%'
                           AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
                           AND (@status::text = '' OR x.status = @status)
                           AND x.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR x.status <> 'terminated')
@@ -223,7 +204,7 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
     ) step
     LEFT JOIN LATERAL (
         SELECT a.last_name, a.first_name, a.employee_id FROM employee_words a
-        WHERE a.word = @word_a::text
+        WHERE a.word = lower(@word_a::text)
           AND (a.last_name, a.first_name, a.employee_id) >= (b.last_name, b.first_name, b.employee_id)
           AND (a.last_name, a.first_name, a.employee_id) <> (lf.last_name, lf.first_name, lf.employee_id)
         ORDER BY a.word, a.last_name, a.first_name, a.employee_id
@@ -248,6 +229,17 @@ LEFT JOIN departments d ON d.id = e.department_id
 WHERE w.hit OR w.steps = w.last_step
 ORDER BY w.steps;
 
+-- WalkInOrder makes the rest of the batch walk indexes in order rather
+-- than scan and sort. The walks below are chosen only for searches whose
+-- matches are common (web/ knows from CountWordMatches), where reading the
+-- list in order finds a page after a few rows; the planner cannot know
+-- that (it guesses a pattern match is rare) and would read the whole table
+-- to sort what matches. One process: parallel workers each read ahead far
+-- past the page.
+-- name: WalkInOrder :exec
+SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+       set_config('enable_sort', 'off', true), set_config('max_parallel_workers_per_gather', '0', true);
+
 -- WalkSearchByName is the plan for a word so short that it starts more
 -- than max_words words ("a"): such a word is common, so walking the list
 -- in name order finds a page of matches after a few rows. The regular
@@ -259,8 +251,8 @@ SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.sta
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
 WHERE (e.last_name, e.first_name, e.id) > (@after_last_name::text, @after_first_name::text, @after_id::bigint)
-  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || @word::text)
-  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || @phrase::text || '%'
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || lower(@word::text))
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || lower(@phrase::text) || '%'
   AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
   AND (@status::text = '' OR e.status = @status)
   AND e.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR e.status <> 'terminated')
@@ -273,8 +265,8 @@ SELECT e.id, e.first_name, e.last_name, e.email, e.job_title, e.hire_date, e.sta
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
 WHERE (e.hire_date, e.id) > (@after_hire_date::date, @after_id::bigint)
-  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || @word::text)
-  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || @phrase::text || '%'
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) ~ ('(^|[^0-9a-z\u0080-\U0010ffff])' || lower(@word::text))
+  AND lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || lower(@phrase::text) || '%'
   AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
   AND (@status::text = '' OR e.status = @status)
   AND e.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR e.status <> 'terminated')
@@ -292,8 +284,8 @@ SELECT e.id, e.first_name, e.last_name, e.email, e.job_title,
 FROM employees e
 LEFT JOIN departments d ON d.id = e.department_id
 WHERE (@word::text = '' OR e.id IN (
-          SELECT w.employee_id FROM employee_words w WHERE w.word >= @word::text AND w.word < @word_end::text))
-  AND (@phrase::text = '' OR lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || @phrase || '%')
+          SELECT w.employee_id FROM employee_words w WHERE w.word >= lower(@word::text) AND w.word < lower(@word::text) || chr(1114111)))
+  AND (@phrase::text = '' OR lower(e.first_name || ' ' || e.last_name || ' ' || e.email) LIKE '%' || lower(@phrase) || '%')
   AND (sqlc.narg('department_id')::bigint IS NULL OR e.department_id = sqlc.narg('department_id'))
   AND (@status::text = '' OR e.status = @status)
 ORDER BY e.last_name, e.first_name, e.id;

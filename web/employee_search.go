@@ -3,7 +3,8 @@ package web
 import (
 	"slices"
 	"strings"
-	"unicode/utf8"
+
+	"hris/db"
 )
 
 const (
@@ -28,16 +29,16 @@ type employeeSearch struct {
 	// Words are the search's words, longest first (at most
 	// searchMaxTerms of them: the rest are checked by the phrase).
 	Words []searchWord
-	// Phrase is the search lowercased and escaped for LIKE.
+	// Phrase is the search escaped for LIKE (the queries lowercase it).
 	Phrase string
 	// Bare says the search is one word alone: finding it is the match.
 	Bare bool
 }
 
-// searchWord is one word of a search and the range of the index words
-// that start with it: [Word, End).
+// searchWord is one word of a search, as typed: the queries lowercase it
+// as the index was lowercased.
 type searchWord struct {
-	Word, End string
+	Word string
 	// Whole: followed by a separator in the search, so a match has it as a
 	// whole word, not only as the start of one.
 	Whole bool
@@ -50,9 +51,10 @@ const searchMaxTerms = 3
 // newEmployeeSearch prepares q, or reports false when q has no word to
 // search by (only punctuation, or only a number).
 func newEmployeeSearch(q string) (employeeSearch, bool) {
-	lower := strings.ToLower(q)
 	var s employeeSearch
-	words := searchWords(lower)
+	// Words are split as typed: separators are ASCII punctuation and
+	// spaces, the same in any case.
+	words := db.SplitWords(q)
 	if len(words) == 0 {
 		return s, false
 	}
@@ -65,30 +67,14 @@ func newEmployeeSearch(q string) (employeeSearch, bool) {
 		seen[w] = true
 		// Only the last word of the search may be the start of a longer
 		// one, and only when nothing follows it.
-		whole := i < len(words)-1 || !strings.HasSuffix(lower, last)
-		s.Words = append(s.Words, searchWord{Word: w, End: w + string(utf8.MaxRune), Whole: whole})
+		whole := i < len(words)-1 || !strings.HasSuffix(q, last)
+		s.Words = append(s.Words, searchWord{Word: w, Whole: whole})
 	}
 	slices.SortStableFunc(s.Words, func(a, b searchWord) int { return len(b.Word) - len(a.Word) })
 	if len(s.Words) > searchMaxTerms {
 		s.Words = s.Words[:searchMaxTerms]
 	}
-	s.Phrase = likeEscape(lower)
-	s.Bare = len(words) == 1 && lower == words[0]
+	s.Phrase = likeEscape(q)
+	s.Bare = len(words) == 1 && q == words[0]
 	return s, true
-}
-
-// searchWords splits lowercased text into words exactly as the database
-// function employee_search_words does: runs of ASCII letters and digits
-// and of any characters beyond ASCII; pure numbers are left out.
-func searchWords(s string) []string {
-	words := strings.FieldsFunc(s, func(r rune) bool {
-		return r < utf8.RuneSelf && !('0' <= r && r <= '9' || 'a' <= r && r <= 'z')
-	})
-	out := words[:0]
-	for _, w := range words {
-		if strings.Trim(w, "0123456789") != "" {
-			out = append(out, w)
-		}
-	}
-	return out
 }

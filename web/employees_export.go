@@ -27,7 +27,7 @@ func (a *App) employeeExport(w http.ResponseWriter, r *http.Request) {
 	if f.Q != "" {
 		s, ok := newEmployeeSearch(f.Q)
 		if nobody = !ok; ok {
-			params.Word, params.WordEnd, params.Phrase = s.Words[0].Word, s.Words[0].End, s.Phrase
+			params.Word, params.Phrase = s.Words[0].Word, s.Phrase
 		}
 	}
 	cw := csv.NewWriter(w)

@@ -193,6 +193,10 @@ func chooseSearchPlan(s employeeSearch, counts []db.CountWordMatchesRow, byName,
 		// department (or status) matches from each of them; the filter's
 		// own index, walked in order, finds such a common start at once.
 		return searchPlan{kind: searchWalk, driver: driver}
+	case !byName && counts[driver].Entries > searchCountUpTo:
+		// In hire-date order a word's matches are sorted whole; a word
+		// with more than a thousand is common enough to walk the list.
+		return searchPlan{kind: searchWalk, driver: driver}
 	case len(counts) == 1 || counts[driver].Entries <= searchFewEntries || !byName:
 		return searchPlan{kind: searchMerge, driver: driver}
 	}
@@ -230,6 +234,9 @@ func (p employeePage) queueSearch(ctx context.Context, lb *db.ListBatch, s emplo
 	lastName, firstName, nameID := p.afterName()
 	hired, hiredID := p.afterHireDate()
 	w := s.Words[plan.driver]
+	if plan.kind == searchWalk {
+		lb.Queue(func(q *db.Queries) error { return q.WalkInOrder(ctx) })
+	}
 	lb.Queue(func(q *db.Queries) error {
 		var err error
 		switch {
@@ -263,13 +270,13 @@ func (p employeePage) queueSearch(ctx context.Context, lb *db.ListBatch, s emplo
 			*rows = convertRows(r, func(r db.WalkSearchByNameRow) db.ListEmployeesByNameRow { return db.ListEmployeesByNameRow(r) })
 		case byHireDate:
 			var r []db.SearchEmployeesByHireDateRow
-			r, err = q.SearchEmployeesByHireDate(ctx, db.SearchEmployeesByHireDateParams{Word: w.Word, WordEnd: w.End, MaxWords: searchMaxWords,
+			r, err = q.SearchEmployeesByHireDate(ctx, db.SearchEmployeesByHireDateParams{Word: w.Word,
 				AfterHireDate: hired, AfterID: hiredID, Filtered: filtered, Phrase: s.Phrase, DepartmentID: f.Department, Status: f.Status,
 				ExcludeID: p.exclude, HideTerminated: p.hideTerminated, PageSize: p.limit})
 			*rows = convertRows(r, func(r db.SearchEmployeesByHireDateRow) db.ListEmployeesByNameRow { return db.ListEmployeesByNameRow(r) })
 		default:
 			var r []db.SearchEmployeesByNameRow
-			r, err = q.SearchEmployeesByName(ctx, db.SearchEmployeesByNameParams{Word: w.Word, WordEnd: w.End, MaxWords: searchMaxWords,
+			r, err = q.SearchEmployeesByName(ctx, db.SearchEmployeesByNameParams{Word: w.Word, MaxWords: searchMaxWords,
 				AfterLastName: lastName, AfterFirstName: firstName, AfterID: nameID, Filtered: filtered, Phrase: s.Phrase,
 				DepartmentID: f.Department, Status: f.Status, ExcludeID: p.exclude, HideTerminated: p.hideTerminated, PageSize: p.limit})
 			*rows = convertRows(r, func(r db.SearchEmployeesByNameRow) db.ListEmployeesByNameRow { return db.ListEmployeesByNameRow(r) })
@@ -396,7 +403,7 @@ func (p employeePage) search(ctx context.Context, q *db.Queries, s employeeSearc
 	for i, w := range s.Words {
 		lb.Queue(func(q *db.Queries) (err error) {
 			counts[i], err = q.CountWordMatches(ctx, db.CountWordMatchesParams{
-				Word: w.Word, WordEnd: w.End, UpTo: searchCountUpTo + 1, MaxWords: searchMaxWords})
+				Word: w.Word, UpTo: searchCountUpTo + 1, MaxWords: searchMaxWords})
 			return err
 		})
 	}

@@ -92,7 +92,9 @@ func opsConfig(cfg config) db.Config {
 	c.MaxConns = 2
 	c.MinIdleConns = 1
 	c.AcquireTimeout = 2 * time.Second
-	c.StatementTimeout = 3 * time.Second
+	// The dashboard's reads set their own 5 s (and a 1 s lock_timeout) per
+	// transaction; this is the bound when a server does not answer at all.
+	c.StatementTimeout = 5 * time.Second
 	c.ApplicationName = "hris-ops"
 	return c
 }
@@ -126,6 +128,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, migrate bool, read
 		InstanceID:         cfg.InstanceID,
 		PgBouncerPoolSize:  cfg.PgBouncerPoolSize,
 		TrustedProxies:     cfg.TrustedProxies,
+		QueryStatsInterval: cfg.QueryStatsInterval,
+		HistoryRetention:   cfg.HistoryRetention,
+		SlowQueryMean:      cfg.SlowQueryMean,
+		SlowQueryCalls:     int64(cfg.SlowQueryCalls),
 		Version:            version,
 	}, mainDB, opsDB, log)
 

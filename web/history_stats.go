@@ -23,8 +23,8 @@ func poolMinute(samples []db.PoolSample, prev, cur db.PoolSample, unavailable in
 		InUseMax:    cur.Acquired,
 		Acquires:    max(cur.AcquireCount-prev.AcquireCount, 0),
 		Waited:      max(cur.EmptyAcquireCount-prev.EmptyAcquireCount, 0),
-		AcquireMs:   max(float64((cur.AcquireDuration - prev.AcquireDuration).Microseconds())/1000, 0),
-		WaitMs:      max(float64((cur.EmptyAcquireWait - prev.EmptyAcquireWait).Microseconds())/1000, 0),
+		AcquireMs:   max(float64((cur.AcquireDuration-prev.AcquireDuration).Microseconds())/1000, 0),
+		WaitMs:      max(float64((cur.EmptyAcquireWait-prev.EmptyAcquireWait).Microseconds())/1000, 0),
 		Canceled:    max(cur.CanceledAcquireCount-prev.CanceledAcquireCount, 0),
 		Unavailable: max(unavailable, 0),
 	}

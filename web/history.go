@@ -320,14 +320,15 @@ func (a *App) captureQueryStats(ctx context.Context, at time.Time) (snapshotResu
 
 		fin := db.FinishQuerySnapshotParams{At: at, StatsReset: info.StatsReset}
 		if !res.baseline {
+			kept := keepTop(ch.Deltas, maxPerOrder)
 			fin.Since = &prev.TakenAt
 			fin.Reset = res.reset
 			fin.Calls, fin.TotalMs = ch.Calls, ch.TotalMs
-			fin.Statements = int32(len(ch.Deltas))
-			if err := a.storeDeltas(ctx, q, at, ch.Deltas); err != nil {
+			fin.Statements = int32(len(kept))
+			if err := a.storeDeltas(ctx, q, at, kept); err != nil {
 				return err
 			}
-			res.statements = len(ch.Deltas)
+			res.statements = len(kept)
 		}
 		res.took = time.Since(start)
 		fin.CaptureMs = float64(res.took.Microseconds()) / 1000

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"hris/db"
@@ -118,6 +120,40 @@ func stmtDeltas(cur, base []stmtCounters, fullReset bool) stmtChanges {
 		}
 	}
 	return c
+}
+
+// maxPerOrder bounds a snapshot whatever pg_stat_statements.max is: it
+// stores the top maxPerOrder statements of its interval by each order of
+// /ops/queries (total time, calls, mean time), at most three times as many
+// rows; the others count in the snapshot's totals only.
+const maxPerOrder = 200
+
+// keepTop is the deltas a snapshot stores one by one: the top n by total
+// time, by calls and by mean time, in their original order.
+func keepTop(d []stmtCounters, n int) []stmtCounters {
+	if len(d) <= n {
+		return d
+	}
+	mean := func(s stmtCounters) float64 { return s.TotalMs / float64(s.Calls) }
+	keep := make(map[int64]bool, 3*n)
+	for _, order := range []func(a, b stmtCounters) int{
+		func(a, b stmtCounters) int { return cmp.Compare(b.TotalMs, a.TotalMs) },
+		func(a, b stmtCounters) int { return cmp.Compare(b.Calls, a.Calls) },
+		func(a, b stmtCounters) int { return cmp.Compare(mean(b), mean(a)) },
+	} {
+		sorted := slices.Clone(d)
+		slices.SortStableFunc(sorted, order)
+		for _, s := range sorted[:n] {
+			keep[s.Queryid] = true
+		}
+	}
+	out := make([]stmtCounters, 0, len(keep))
+	for _, s := range d {
+		if keep[s.Queryid] {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // serverDeltas fills in a server history row's deltas from the previous

@@ -171,3 +171,31 @@ func TestSlowRuleAndLinks(t *testing.T) {
 		t.Errorf("lease TTL for a minute's round: %s", ttl)
 	}
 }
+
+func TestKeepTop(t *testing.T) {
+	var d []stmtCounters
+	for i := range 1000 {
+		d = append(d, stmtCounters{Queryid: int64(i), Calls: int64(1000 - i), TotalMs: float64(i % 100)})
+	}
+	// The slowest by mean: one call of a long time.
+	d = append(d, stmtCounters{Queryid: 5000, Calls: 1, TotalMs: 99.5})
+	kept := keepTop(d, 10)
+	ids := map[int64]bool{}
+	for _, s := range kept {
+		ids[s.Queryid] = true
+	}
+	if len(kept) > 30 {
+		t.Errorf("kept %d, want at most 3 × 10", len(kept))
+	}
+	for _, want := range []int64{0, 1, 9, 99, 5000} { // most calls; most time (99, 199...); highest mean
+		if !ids[want] {
+			t.Errorf("statement %d not kept", want)
+		}
+	}
+	if ids[500] {
+		t.Error("a statement in no top 10 was kept")
+	}
+	if got := keepTop(d[:5], 10); len(got) != 5 {
+		t.Errorf("fewer than n: kept %d of 5", len(got))
+	}
+}

@@ -28,11 +28,13 @@ func (a *App) poolHistoryView(ctx context.Context, p period) *partials.OpsPoolHi
 	inUse, wait, waited := make([]float64, n), make([]float64, n), make([]float64, n)
 	fleet, fleetMax, unavailable := make([]float64, n), make([]float64, n), make([]float64, n)
 	instances := map[string]bool{}
+	first := n
 	for _, r := range rows {
 		i := slot(start, r.Bucket, p.Bucket, n)
 		if i < 0 {
 			continue
 		}
+		first = min(first, i)
 		instances[r.InstanceID] = true
 		fleet[i] += r.InUseAvg
 		fleetMax[i] += float64(r.MaxConns)
@@ -58,6 +60,10 @@ func (a *App) poolHistoryView(ctx context.Context, p period) *partials.OpsPoolHi
 		h.FleetMax = max(h.FleetMax, int32(fleetMax[i]))
 	}
 	h.Instances = len(instances)
+	// The charts begin where the history does: no data is not zero.
+	first = min(first, n-1)
+	h.From = start.Add(time.Duration(first) * p.Bucket)
+	inUse, wait, waited, fleet, unavailable = inUse[first:], wait[first:], waited[first:], fleet[first:], unavailable[first:]
 	h.InUse = components.Spark{Values: inUse, Limit: float64(h.Max),
 		Label: fmt.Sprintf("Peak connections in use on this instance over the last %s; at most %d of %d", p.Label, h.PeakInUse, h.Max)}
 	h.Wait = components.Spark{Values: wait, Label: "Milliseconds spent waiting for a connection per second, last " + p.Label}
@@ -78,11 +84,13 @@ func (a *App) instanceHistories(ctx context.Context, p period) map[string]compon
 	start, n := p.grid(time.Now())
 	vals := map[string][]float64{}
 	limit := map[string]float64{}
+	first := n
 	for _, r := range rows {
 		i := slot(start, r.Bucket, p.Bucket, n)
 		if i < 0 {
 			continue
 		}
+		first = min(first, i)
 		v := vals[r.InstanceID]
 		if v == nil {
 			v = make([]float64, n)
@@ -93,7 +101,7 @@ func (a *App) instanceHistories(ctx context.Context, p period) map[string]compon
 	}
 	out := make(map[string]components.Spark, len(vals))
 	for id, v := range vals {
-		out[id] = components.Spark{Values: v, Limit: limit[id],
+		out[id] = components.Spark{Values: v[first:], Limit: limit[id],
 			Label: fmt.Sprintf("Peak connections in use on %s over the last %s", id, p.Label)}
 	}
 	return out
@@ -112,11 +120,13 @@ func (a *App) serverHistoryView(ctx context.Context, p period) *partials.OpsServ
 	active, idleInTx, hit := make([]float64, n), make([]float64, n), make([]float64, n)
 	var secs float64
 	var nCommits, nRollbacks, nHit, nRead int64
+	first := n
 	for _, r := range rows {
 		i := slot(start, r.Bucket, p.Bucket, n)
 		if i < 0 {
 			continue
 		}
+		first = min(first, i)
 		if r.Seconds > 0 {
 			commits[i] = float64(r.Commits) / r.Seconds
 			rollbacks[i] = float64(r.Rollbacks) / r.Seconds
@@ -138,6 +148,9 @@ func (a *App) serverHistoryView(ctx context.Context, p period) *partials.OpsServ
 		h.CommitsPerSec, h.RollbacksPerSec = float64(nCommits)/secs, float64(nRollbacks)/secs
 	}
 	h.HitRatioAll, h.HaveHit = cacheHitRatio(nHit, nRead)
+	first = min(first, n-1)
+	h.From = start.Add(time.Duration(first) * p.Bucket)
+	commits, rollbacks, active, idleInTx, hit = commits[first:], rollbacks[first:], active[first:], idleInTx[first:], hit[first:]
 	h.Commits = components.Spark{Values: commits, Label: "Commits per second over the last " + p.Label}
 	h.Rollbacks = components.Spark{Values: rollbacks, Label: "Rollbacks per second over the last " + p.Label}
 	h.Active = components.Spark{Values: active, Label: "Sessions of this database running a query, last " + p.Label}

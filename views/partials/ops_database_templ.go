@@ -551,9 +551,9 @@ func serverHistory(h OpsServerHistory) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var25 string
-			templ_7745c5c3_Var25, templ_7745c5c3_Err = templ.JoinStringErrs(historyCaption(h.Label, h.Step, "Sessions of this database, sampled once a minute; rates and the hit ratio over each point."))
+			templ_7745c5c3_Var25, templ_7745c5c3_Err = templ.JoinStringErrs(historyCaption(h.Label, h.From, h.Step, "Sessions of this database, sampled once a minute; rates and the hit ratio over each point."))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/partials/ops_database.templ`, Line: 121, Col: 148}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/partials/ops_database.templ`, Line: 121, Col: 156}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var25))
 			if templ_7745c5c3_Err != nil {

@@ -12,6 +12,7 @@ type OpsPoolHistory struct {
 	Error string
 	Label string        // the period: "24 h"
 	Step  time.Duration // one chart point per Step
+	From  time.Time     // where the charts begin: the period's start, or the first history in it
 	// Instances is how many instances left history in the period.
 	Instances int
 	// This instance.
@@ -34,6 +35,7 @@ type OpsServerHistory struct {
 	Error     string
 	Label     string
 	Step      time.Duration
+	From      time.Time
 	Commits   components.Spark // per second
 	Rollbacks components.Spark // per second
 	Active    components.Spark // sessions running a query
@@ -47,9 +49,9 @@ type OpsServerHistory struct {
 	PeakActive, PeakIdleInTx       float64
 }
 
-// Caption says what the history charts show.
-func historyCaption(label string, step time.Duration, extra string) string {
-	s := "Charts: the last " + label + " from stored history, one point per " + Span(step) + "."
+// historyCaption says what the history charts show.
+func historyCaption(label string, from time.Time, step time.Duration, extra string) string {
+	s := "Charts: the last " + label + " from stored history (from " + from.Local().Format("Jan 2 15:04") + "), one point per " + Span(step) + "."
 	if extra != "" {
 		s += " " + extra
 	}

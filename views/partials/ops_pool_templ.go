@@ -571,9 +571,9 @@ func poolHistory(h OpsPoolHistory) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var29 string
-			templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(historyCaption(h.Label, h.Step, "This instance, then the fleet of "+Int(int64(h.Instances))+" "+plural(h.Instances, "instance", "instances")+"; the figures on the right are the period's."))
+			templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(historyCaption(h.Label, h.From, h.Step, "This instance, then the fleet of "+Int(int64(h.Instances))+" "+plural(h.Instances, "instance", "instances")+"; the figures on the right are the period's."))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/partials/ops_pool.templ`, Line: 99, Col: 211}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/partials/ops_pool.templ`, Line: 99, Col: 219}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var29))
 			if templ_7745c5c3_Err != nil {

@@ -11,7 +11,8 @@ SELECT
     pg_catalog.pg_total_relation_size(c.oid)::int8 AS total_bytes,
     pg_catalog.pg_table_size(c.oid)::int8 AS table_bytes,
     pg_catalog.pg_indexes_size(c.oid)::int8 AS index_bytes,
-    greatest(c.reltuples, 0)::float8 AS rows_estimate
+    -- reltuples is -1 until the first VACUUM or ANALYZE: the statistics' count then.
+    (CASE WHEN c.reltuples >= 0 THEN c.reltuples ELSE pg_catalog.pg_stat_get_live_tuples(c.oid) END)::float8 AS rows_estimate
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'm', 'p')
@@ -74,7 +75,7 @@ DELETE FROM relation_sizes WHERE day < @before::date;
 SELECT
     s.schemaname::text AS schema_name,
     s.relname::text AS name,
-    greatest(c.reltuples, 0)::float8 AS rows_estimate,
+    (CASE WHEN c.reltuples >= 0 THEN c.reltuples ELSE s.n_live_tup END)::float8 AS rows_estimate,
     s.n_live_tup::int8 AS live_rows,
     s.n_dead_tup::int8 AS dead_rows,
     coalesce(s.seq_scan, 0)::int8 AS seq_scans,

@@ -181,7 +181,11 @@ func periodLinks(base string, cur period, extra string, choices ...period) []pag
 		} else if extra != "" {
 			href += "?" + extra
 		}
-		links = append(links, pages.PeriodLink{Label: p.Label, Href: href, Current: p == cur})
+		label := p.Label
+		if p == periodLive && base != "/ops" {
+			label = "Live" // pg_stat_statements now, not the charts' 15 minutes
+		}
+		links = append(links, pages.PeriodLink{Label: label, Href: href, Current: p == cur})
 	}
 	return links
 }

@@ -324,6 +324,7 @@ func (a *App) queryCharts(v *pages.OpsQueryView, snaps []db.SnapshotTimesRow, hi
 		if c > 0 {
 			mean[g] = ms / float64(c)
 		}
+		v.PeakCalls, v.PeakMean = max(v.PeakCalls, calls[g]), max(v.PeakMean, mean[g])
 		span += secs
 	}
 	v.Step = (time.Duration(span/float64(groups)) * time.Second).Round(time.Second)

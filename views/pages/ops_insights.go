@@ -3,6 +3,7 @@ package pages
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"hris/views/components"
@@ -63,6 +64,29 @@ type SetupStep struct {
 	Text, Code string
 }
 
+// StatementParts splits a statement's text into the name sqlc writes at
+// the top of its queries ("-- name: ListEmployees :many") and the SQL; name
+// is "" for statements without one.
+func StatementParts(text string) (name, sql string) {
+	rest, ok := strings.CutPrefix(text, "-- name: ")
+	if !ok {
+		return "", text
+	}
+	line, sql, _ := strings.Cut(rest, "\n")
+	if f := strings.Fields(line); len(f) > 0 {
+		name = f[0]
+	}
+	if sql == "" {
+		// pg_stat_statements keeps the newline; a text without one has the
+		// name and the SQL on one line after the ":kind" word.
+		f := strings.Fields(line)
+		if len(f) > 2 {
+			sql = strings.Join(f[2:], " ")
+		}
+	}
+	return name, strings.TrimSpace(sql)
+}
+
 // Live reports whether the page shows pg_stat_statements now.
 func (v OpsQueriesView) Live() bool { return v.Period == "live" }
 
@@ -108,8 +132,10 @@ type OpsQueryView struct {
 	Resets       int
 	Calls        components.Spark // calls per minute
 	Mean         components.Spark // mean time, ms
-	Step         time.Duration    // time one chart point covers, about
-	Over         OpsQueryRow      // the statement's figures over the period
+	PeakCalls    float64          // the charts' highest points
+	PeakMean     float64
+	Step         time.Duration // time one chart point covers, about
+	Over         OpsQueryRow   // the statement's figures over the period
 	From, To     time.Time
 	Interval     time.Duration
 	SlowMean     time.Duration

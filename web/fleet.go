@@ -82,7 +82,7 @@ func (a *App) heartbeat(ctx context.Context) {
 // watch, like the other /ops panels.
 func newFleetCache(ops *db.DB, d *opsDashboard) *opsCache[[]db.FleetInstancesRow] {
 	return newOpsCache(func(ctx context.Context) (rows []db.FleetInstancesRow, err error) {
-		err = opsRead(ops, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(1)
 			rows, err = q.FleetInstances(ctx)
 			return err

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -192,6 +193,93 @@ func TestQueryHistoryIsKeptAcrossReset(t *testing.T) {
 	detail := c.get(fmt.Sprintf("/ops/queries/%d?period=1h", id)).Body
 	if !strings.Contains(detail, "reset 2 times") || !strings.Contains(detail, "ran in 3 of 3 snapshots") {
 		t.Errorf("statement page does not tell of the resets:\n%s", detail)
+	}
+}
+
+// TestQueryHistoryAcrossServerRestarts: a crash loses pg_stat_statements'
+// counters (detected as a reset: the deltas start again, none negative); a
+// clean restart keeps them (pg_stat_statements.save), and so do the deltas.
+func TestQueryHistoryAcrossServerRestarts(t *testing.T) {
+	srv, u := dbtest.NewServer(t, pglocal.Options{})
+	cfg := db.DefaultConfig()
+	cfg.URL = u
+	e := newEnvConfig(t, cfg, web.Config{})
+	ctx := context.Background()
+	const marker = "SELECT count(*) AS restart_marker FROM departments"
+	run := func(n int) {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		for range n {
+			if _, err := conn.Exec(ctx, marker); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	restart := func(crash bool) {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The test server does not wait for its WAL: flush it, so the crash
+		// loses statistics, not our last snapshot.
+		if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+			t.Fatal(err)
+		}
+		if crash {
+			// A backend dies: PostgreSQL resets shared memory, and
+			// pg_stat_statements starts again from nothing.
+			if err := syscall.Kill(int(conn.PgConn().PID()), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := srv.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.Close(ctx)
+		waitFor(t, "the server to take connections again", 30*time.Second, func() bool {
+			c, err := pgx.Connect(ctx, u)
+			if err != nil {
+				return false
+			}
+			defer c.Close(ctx)
+			var n int
+			return c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_statements").Scan(&n) == nil
+		})
+		waitFor(t, "the app's pool to reconnect", 10*time.Second, func() bool {
+			return e.DB.Pool.Ping(ctx) == nil
+		})
+	}
+	t0 := time.Now().Truncate(time.Minute).Add(-30 * time.Minute)
+	e.capture(t0)
+	run(5)
+	e.capture(t0.Add(5 * time.Minute))
+	restart(true)
+	run(2)
+	if _, _, reset, _ := e.capture(t0.Add(10 * time.Minute)); !reset {
+		t.Error("the snapshot after a crash is not marked as a reset")
+	}
+	restart(false)
+	run(3)
+	if _, _, reset, _ := e.capture(t0.Add(15 * time.Minute)); reset {
+		t.Error("the snapshot after a clean restart is marked as a reset: the counters were kept")
+	}
+	rows, err := e.DB.Pool.Query(ctx, "SELECT s.calls FROM query_stats s JOIN query_texts t USING (queryid) WHERE t.query = $1 ORDER BY s.at", marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(calls) != "[5 2 3]" {
+		t.Errorf("calls per snapshot %v, want [5 2 3] across a crash and a clean restart", calls)
+	}
+	if n := e.count("SELECT count(*) FROM query_stats WHERE calls < 0 OR total_ms < 0"); n != 0 {
+		t.Errorf("%d negative deltas", n)
 	}
 }
 

@@ -34,7 +34,7 @@ const (
 var opsLimits = db.Limits{Lock: time.Second, Statement: 5 * time.Second}
 
 // opsRead runs a dashboard read on the ops pool within opsLimits.
-func opsRead(ops *db.DB, ctx context.Context, fn db.Query) error {
+func opsRead(ctx context.Context, ops *db.DB, fn db.Query) error {
 	return ops.ReadLimited(ctx, opsLimits, fn)
 }
 
@@ -127,7 +127,7 @@ type opsDatabaseData struct {
 func newOpsDashboard(ops *db.DB) *opsDashboard {
 	d := &opsDashboard{}
 	d.activity = newOpsCache(func(ctx context.Context) (res opsActivityData, err error) {
-		err = opsRead(ops, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(2)
 			if res.server, err = q.OpsServer(ctx); err != nil {
 				return fmt.Errorf("ops: server connections: %w", err)
@@ -140,7 +140,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		return res, err
 	})
 	d.locks = newOpsCache(func(ctx context.Context) (rows []db.OpsBlockedRow, err error) {
-		err = opsRead(ops, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(1)
 			rows, err = q.OpsBlocked(ctx)
 			if err != nil {
@@ -151,7 +151,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		return rows, err
 	})
 	d.database = newOpsCache(func(ctx context.Context) (res opsDatabaseData, err error) {
-		err = opsRead(ops, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(1)
 			res.row, err = q.OpsDatabase(ctx)
 			if err != nil {
@@ -175,7 +175,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 	d.serverHistory = map[string]*opsCache[[]db.ServerHistoryRow]{}
 	for _, p := range periods[1:] {
 		ph := newOpsCache(func(ctx context.Context) (rows []db.PoolHistoryRow, err error) {
-			err = opsRead(ops, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+			err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 				d.statements.Add(1)
 				rows, err = q.PoolHistory(ctx, db.PoolHistoryParams{BucketSeconds: p.Bucket.Seconds(), Since: time.Now().Add(-p.Span)})
 				return err
@@ -183,7 +183,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 			return rows, err
 		})
 		sh := newOpsCache(func(ctx context.Context) (rows []db.ServerHistoryRow, err error) {
-			err = opsRead(ops, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+			err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 				d.statements.Add(1)
 				rows, err = q.ServerHistory(ctx, db.ServerHistoryParams{BucketSeconds: p.Bucket.Seconds(), Since: time.Now().Add(-p.Span)})
 				return err

@@ -54,7 +54,7 @@ func (a *App) opsQueryList(w http.ResponseWriter, r *http.Request) {
 func (a *App) liveQueries(ctx context.Context, v *pages.OpsQueriesView) {
 	var rows []db.LiveQueryStatsRow
 	var info db.StatStatementsInfoRow
-	err := opsRead(a.opsDB, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+	err := opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		if info, err = q.StatStatementsInfo(ctx); err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func (a *App) storedQueries(ctx context.Context, v *pages.OpsQueriesView, p peri
 	since := time.Now().Add(-p.Span)
 	var cover db.QuerySnapshotsSinceRow
 	var rows []db.StoredQueryStatsRow
-	err := opsRead(a.opsDB, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+	err := opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		if cover, err = q.QuerySnapshotsSince(ctx, since); err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func countSlow(rows []pages.OpsQueryRow) int {
 // nil when it is (whether its library is loaded shows when it is read).
 func (a *App) statStatementsSetup(ctx context.Context) *pages.StatStatementsSetup {
 	var st db.StatStatementsStatusRow
-	err := opsRead(a.opsDB, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+	err := opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		st, err = q.StatStatementsStatus(ctx)
 		return err
 	})
@@ -227,7 +227,7 @@ func (a *App) opsQueryShow(w http.ResponseWriter, r *http.Request) {
 
 	// Now, from pg_stat_statements (which may not have it any more).
 	var now db.LiveQueryStatRow
-	err := opsRead(a.opsDB, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+	err := opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		now, err = q.LiveQueryStat(ctx, id)
 		return err
 	})
@@ -251,7 +251,7 @@ func (a *App) opsQueryShow(w http.ResponseWriter, r *http.Request) {
 		snaps []db.SnapshotTimesRow
 		cover db.QuerySnapshotsSinceRow
 	)
-	err = opsRead(a.opsDB, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+	err = opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		text, err = q.StoredQueryText(ctx, id)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err

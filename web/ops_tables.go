@@ -54,7 +54,7 @@ func (a *App) tableSizes(ctx context.Context) (s pages.OpsSizes) {
 		indexes []db.OpsIndexSizesRow
 		base    []db.RelationSizesSinceRow
 	)
-	err := opsRead(a.opsDB, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+	err := opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		if tables, err = q.OpsTableSizes(ctx, maxTableRows); err != nil {
 			return err
 		}
@@ -99,7 +99,7 @@ func (a *App) tableSizes(ctx context.Context) (s pages.OpsSizes) {
 
 func (a *App) tableMaintenance(ctx context.Context) (m pages.OpsMaintenance) {
 	var rows []db.OpsTableMaintenanceRow
-	err := opsRead(a.opsDB, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+	err := opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		rows, err = q.OpsTableMaintenance(ctx, maxTableRows)
 		return err
 	})
@@ -124,7 +124,7 @@ func (a *App) xidAges(ctx context.Context) (x pages.OpsXID) {
 		d      db.OpsDatabaseXidAgeRow
 		tables []db.OpsTableXidAgesRow
 	)
-	err := opsRead(a.opsDB, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+	err := opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		if d, err = q.OpsDatabaseXidAge(ctx); err != nil {
 			return err
 		}
@@ -149,7 +149,7 @@ func (a *App) indexChecks(ctx context.Context) (ix pages.OpsIndexes) {
 		dups    []db.OpsDuplicateIndexesRow
 		invalid []db.OpsInvalidIndexesRow
 	)
-	err := opsRead(a.opsDB, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+	err := opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		if d, err = q.OpsDatabaseXidAge(ctx); err != nil {
 			return err
 		}
@@ -189,7 +189,7 @@ func (a *App) indexChecks(ctx context.Context) (ix pages.OpsIndexes) {
 func (a *App) sequenceChecks(ctx context.Context) (s pages.OpsSequences) {
 	s.Threshold = sequenceWarn
 	var rows []db.OpsSequencesRow
-	err := opsRead(a.opsDB, ctx, func(ctx context.Context, q *db.Queries) (err error) {
+	err := opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		rows, err = q.OpsSequences(ctx, db.OpsSequencesParams{Threshold: sequenceWarn, MaxRows: maxTableRows})
 		return err
 	})

@@ -496,7 +496,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_class t ON t.oid = c.reltoastrelid
 WHERE c.relkind IN ('r', 'm')
   AND n.nspname !~ '^pg_temp_'
-ORDER BY xid_age DESC, n.nspname, c.relname
+ORDER BY xid_age DESC, n.nspname IN ('pg_catalog', 'information_schema'), n.nspname, c.relname
 LIMIT $1
 `
 

@@ -166,7 +166,8 @@ func (a *App) captureRound(ctx context.Context, at time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if step := at.Truncate(a.cfg.HistoryStep); step.After(h.lastServer) {
-		if err := a.captureServer(ctx, step); err != nil {
+		// Keyed by the minute its deltas cover, like the pool's rows.
+		if err := a.captureServer(ctx, step.Add(-a.cfg.HistoryStep)); err != nil {
 			a.captureFailed("server figures", err)
 		} else {
 			h.lastServer = step

@@ -57,6 +57,11 @@ func TestOpsBrowserPollingAndCancel(t *testing.T) {
 	}
 	tb.screenshot("ops")
 
+	// A poll that swaps the panel between finding the link and clicking it
+	// would leave the click on a detached element (rod then waits for it to
+	// become clickable until the step's deadline); on a loaded machine that
+	// window is wide. Polls stop first, as a person's click is instant.
+	tb.pausePolling()
 	tb.click(`#ops-activity a[href="/ops/backends/`+pid+`/cancel"]`, true)
 	if tb.path() != "/ops/backends/"+pid+"/cancel" {
 		t.Fatalf("cancel link led to %s", tb.path())
@@ -159,6 +164,14 @@ func TestOpsInsightsBrowser(t *testing.T) {
 		}
 		tb.desktop()
 	}
+}
+
+// pausePolling stops htmx's polls on the page and waits until none is in
+// flight, so elements found next stay in the document.
+func (tb *tab) pausePolling() {
+	tb.t.Helper()
+	tb.p().MustEval(`() => document.body.addEventListener("htmx:beforeRequest", e => e.preventDefault())`)
+	tb.waitJS("the polls in flight to finish", `document.querySelector(".htmx-request") === null`)
 }
 
 // seedDemoMore adds n employees to the demo departments, for growth.

@@ -40,7 +40,7 @@ CREATE TABLE pool_history (
 -- reset or a gap). The *_total columns are the cumulative counters the
 -- next reading subtracts.
 CREATE TABLE server_history (
-    at              timestamptz PRIMARY KEY,
+    at              timestamptz PRIMARY KEY, -- start of the minute; sessions counted at its end
     instance_id     text             NOT NULL,
     active          integer          NOT NULL,
     idle            integer          NOT NULL,

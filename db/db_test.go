@@ -27,6 +27,7 @@ func TestPoolConfigMapsEveryKnob(t *testing.T) {
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 20 * time.Second
 	cfg.ExecMode = "exec"
+	cfg.LockTimeout = time.Second
 	pc, err := db.PoolConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +48,7 @@ func TestPoolConfigMapsEveryKnob(t *testing.T) {
 		{"application_name", pc.ConnConfig.RuntimeParams["application_name"], "hris"},
 		{"statement_timeout", pc.ConnConfig.RuntimeParams["statement_timeout"], "1500"},
 		{"idle_in_transaction_session_timeout", pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"], "60000"},
+		{"lock_timeout", pc.ConnConfig.RuntimeParams["lock_timeout"], "1000"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -92,6 +92,15 @@ type GooseDbVersion struct {
 	Tstamp    pgtype.Timestamp
 }
 
+type LeaseRow struct {
+	Name       string
+	Holder     string
+	Token      uuid.UUID
+	AcquiredAt time.Time
+	RenewedAt  time.Time
+	ExpiresAt  time.Time
+}
+
 type LeaveAllowance struct {
 	EmployeeID int64
 	Year       int32
@@ -125,6 +134,108 @@ type LoginThrottle struct {
 	Failures     int32
 	WindowStart  time.Time
 	BlockedUntil *time.Time
+}
+
+type PgStatStatement struct {
+	Userid         pgtype.Uint32
+	Dbid           pgtype.Uint32
+	Toplevel       *bool
+	Queryid        *int64
+	Query          *string
+	Calls          *int64
+	TotalPlanTime  *float64
+	TotalExecTime  *float64
+	Rows           *int64
+	SharedBlksHit  *int64
+	SharedBlksRead *int64
+}
+
+type PgStatStatementsInfo struct {
+	Dealloc    *int64
+	StatsReset *time.Time
+}
+
+type PoolHistory struct {
+	At          time.Time
+	InstanceID  string
+	Seconds     float64
+	MaxConns    int32
+	InUseAvg    float64
+	InUseMax    int32
+	Acquires    int64
+	Waited      int64
+	AcquireMs   float64
+	WaitMs      float64
+	Canceled    int64
+	Unavailable int64
+}
+
+type QueryBaseline struct {
+	Queryid  int64
+	Calls    int64
+	TotalMs  float64
+	Rows     int64
+	BlksHit  int64
+	BlksRead int64
+}
+
+type QuerySnapshot struct {
+	At         time.Time
+	TakenAt    time.Time
+	Since      *time.Time
+	InstanceID string
+	Reset      bool
+	StatsReset *time.Time
+	Calls      int64
+	TotalMs    float64
+	Statements int32
+	CaptureMs  float64
+}
+
+type QueryStat struct {
+	At       time.Time
+	Queryid  int64
+	Calls    int64
+	TotalMs  float64
+	Rows     int64
+	BlksHit  int64
+	BlksRead int64
+}
+
+type QueryText struct {
+	Queryid   int64
+	Query     string
+	FirstSeen time.Time
+}
+
+type RelationSize struct {
+	Day        time.Time
+	SchemaName string
+	Name       string
+	Kind       string
+	TableName  string
+	Bytes      int64
+}
+
+type ServerHistory struct {
+	At             time.Time
+	InstanceID     string
+	Active         int32
+	Idle           int32
+	IdleInTx       int32
+	Waiting        int32
+	Clients        int32
+	MaxConnections int32
+	Seconds        *float64
+	Commits        *int64
+	Rollbacks      *int64
+	BlksHit        *int64
+	BlksRead       *int64
+	CommitsTotal   int64
+	RollbacksTotal int64
+	BlksHitTotal   int64
+	BlksReadTotal  int64
+	StatsReset     *time.Time
 }
 
 type Session struct {

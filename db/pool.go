@@ -25,6 +25,9 @@ type Config struct {
 	// IdleInTxTimeout ends sessions that sit in an open transaction, so a
 	// forgotten transaction cannot hold locks and a connection for ever.
 	IdleInTxTimeout time.Duration
+	// LockTimeout, when set, is sent as lock_timeout: the ops pool's
+	// statements never queue behind a lock for longer.
+	LockTimeout time.Duration
 	// ExecMode is pgx's query execution mode: cache_statement by default;
 	// exec, cache_describe or simple_protocol behind PgBouncer.
 	ExecMode string
@@ -100,6 +103,9 @@ func PoolConfig(c Config) (*pgxpool.Config, error) {
 	}
 	if c.IdleInTxTimeout > 0 {
 		rp["idle_in_transaction_session_timeout"] = strconv.FormatInt(c.IdleInTxTimeout.Milliseconds(), 10)
+	}
+	if c.LockTimeout > 0 {
+		rp["lock_timeout"] = strconv.FormatInt(c.LockTimeout.Milliseconds(), 10)
 	}
 	return pc, nil
 }

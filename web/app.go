@@ -38,6 +38,43 @@ type Config struct {
 	LeaveAnnualDays int32
 	// Calendar counts the working days of leave; nil means Weekdays.
 	Calendar Calendar
+	// QueryStatsInterval is how often pg_stat_statements is snapshotted
+	// (HRIS_QUERY_STATS_INTERVAL); zero takes no snapshots.
+	QueryStatsInterval time.Duration
+	// HistoryRetention is how long history is kept (HRIS_HISTORY_RETENTION,
+	// 168h when zero).
+	HistoryRetention time.Duration
+	// HistoryStep is the resolution of the pool and server history: a
+	// minute when zero (tests shorten it).
+	HistoryStep time.Duration
+	// SlowQueryMean and SlowQueryCalls flag a statement as slow on
+	// /ops/queries: PgHero's rule, a mean of 20 ms or more over at least
+	// 100 calls, when zero.
+	SlowQueryMean  time.Duration
+	SlowQueryCalls int64
+}
+
+// withDefaults fills in the settings whose zero value means "the default".
+func (c Config) withDefaults() Config {
+	if c.HistoryRetention <= 0 {
+		c.HistoryRetention = 7 * 24 * time.Hour
+	}
+	if c.HistoryStep <= 0 {
+		c.HistoryStep = time.Minute
+	}
+	if c.SlowQueryMean <= 0 {
+		c.SlowQueryMean = 20 * time.Millisecond
+	}
+	if c.SlowQueryCalls <= 0 {
+		c.SlowQueryCalls = 100
+	}
+	if c.LeaveAnnualDays <= 0 {
+		c.LeaveAnnualDays = DefaultLeaveAnnualDays
+	}
+	if c.Calendar == nil {
+		c.Calendar = Weekdays{}
+	}
+	return c
 }
 
 // App holds the dependencies every handler needs.
@@ -51,6 +88,11 @@ type App struct {
 	metrics  *metrics
 	sampler  *db.Sampler
 	ops      *opsDashboard // the /ops panels' cached readings
+	history  *history      // the capture of pool, server and query history
+
+	// unavailable counts requests answered 503 (database unavailable),
+	// for the pool history.
+	unavailable atomic.Int64
 
 	// shuttingDown turns /readyz to 503 so load balancers stop sending new
 	// requests while in-flight ones finish.
@@ -69,25 +111,21 @@ func New(cfg Config, database, opsDB *db.DB, log *slog.Logger) *App {
 	if opsDB == nil {
 		opsDB = database
 	}
-	if cfg.LeaveAnnualDays <= 0 {
-		cfg.LeaveAnnualDays = DefaultLeaveAnnualDays
-	}
-	if cfg.Calendar == nil {
-		cfg.Calendar = Weekdays{}
-	}
+	cfg = cfg.withDefaults()
 	a := &App{cfg: cfg, db: database, opsDB: opsDB, log: log}
 	a.sessions = newSessionManager(cfg, database)
 	a.sessions.ErrorFunc = a.sessionError
 	a.sampler = db.NewSampler(database.Pool, time.Second, 15*time.Minute)
 	a.health = newHealthChecker(database, opsDB, log)
 	a.ops = newOpsDashboard(opsDB)
+	a.history = newHistory(a)
 	a.metrics = newMetrics(a)
 	a.dummyHash, _ = HashPassword("not a real password, only something to compare against")
 	return a
 }
 
-// Run starts the background work (pool sampling, session cleanup, pool
-// log lines) and returns when ctx ends.
+// Run starts the background work (pool sampling, heartbeats, history,
+// session cleanup, pool log lines) and returns when ctx ends.
 //
 // Run returns only when all of it has stopped (the heartbeat's last write
 // included), so the caller may close the pools afterwards.
@@ -96,6 +134,8 @@ func (a *App) Run(ctx context.Context) {
 	for _, loop := range []func(context.Context){
 		a.sampler.Run,
 		a.heartbeat,
+		a.recordPoolHistory,
+		a.captureHistory,
 		func(ctx context.Context) { db.NewSessionStore(a.db).Cleanup(ctx, 5*time.Minute) },
 		func(ctx context.Context) {
 			if a.cfg.PoolLogInterval > 0 {

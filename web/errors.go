@@ -50,6 +50,7 @@ func (a *App) serverError(w http.ResponseWriter, r *http.Request, err error) {
 // dbUnavailable answers 503 fast with Retry-After when the database cannot
 // serve: pool exhausted, server down, hung or restarting.
 func (a *App) dbUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	a.unavailable.Add(1)
 	a.log.Warn("database unavailable", "err", err, "sqlstate", db.SQLState(err), "path", r.URL.Path, "request_id", requestID(r.Context()))
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	a.errorPage(w, r, http.StatusServiceUnavailable, "The database is not answering right now",

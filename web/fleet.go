@@ -82,7 +82,7 @@ func (a *App) heartbeat(ctx context.Context) {
 // watch, like the other /ops panels.
 func newFleetCache(ops *db.DB, d *opsDashboard) *opsCache[[]db.FleetInstancesRow] {
 	return newOpsCache(func(ctx context.Context) (rows []db.FleetInstancesRow, err error) {
-		err = ops.Read(ctx, func(ctx context.Context, q *db.Queries) (err error) {
+		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(1)
 			rows, err = q.FleetInstances(ctx)
 			return err
@@ -129,6 +129,6 @@ func (a *App) fleetView(ctx context.Context) partials.OpsFleetView {
 }
 
 func (a *App) fleetPartial(w http.ResponseWriter, r *http.Request) {
-	v := a.fleetView(r.Context())
+	v := a.fleetPanel(r.Context(), parsePeriod(r.URL.Query().Get("period"), periodLive))
 	a.render(w, r, panelStatus(r, v.Error != ""), partials.OpsFleet(v))
 }

@@ -17,22 +17,57 @@ import (
 
 // opsPage is the admin dashboard: every panel rendered with its current
 // content, each polling its own fragment afterwards.
+// With ?period=1h|24h|7d the charts show stored history instead of the
+// last 15 minutes.
 func (a *App) opsPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	v := pages.OpsView{Instance: a.cfg.InstanceID, Version: a.cfg.Version, Pool: a.poolView()}
-	// The three database panels load concurrently: the ops pool has two
+	p := parsePeriod(r.URL.Query().Get("period"), periodLive)
+	v := pages.OpsView{Instance: a.cfg.InstanceID, Version: a.cfg.Version, Period: p.Name, Periods: periodLinks("/ops", p, "")}
+	// The database panels load concurrently: the ops pool has two
 	// connections, and a slow server should cost one wait, not three.
-	done := make(chan struct{}, 3)
+	done := make(chan struct{}, 4)
+	go func() { v.Pool = a.poolPanel(ctx, p); done <- struct{}{} }()
 	go func() { v.Activity = a.activityView(ctx); done <- struct{}{} }()
 	go func() { v.Locks = a.locksView(ctx); done <- struct{}{} }()
-	go func() { v.Database = a.databaseView(ctx); done <- struct{}{} }()
-	for range 3 {
+	go func() { v.Database = a.databasePanel(ctx, p); done <- struct{}{} }()
+	for range 4 {
 		<-done
 	}
 	// The fleet panel reuses the activity panel's reading of the server's
 	// limits, so it comes after it.
-	v.Fleet = a.fleetView(ctx)
+	v.Fleet = a.fleetPanel(ctx, p)
 	a.render(w, r, http.StatusOK, pages.Ops(a.page(r, "Ops", "ops"), v))
+}
+
+// poolPanel is the pool panel with its charts for period p.
+func (a *App) poolPanel(ctx context.Context, p period) partials.OpsPoolView {
+	v := a.poolView()
+	if p.Bucket > 0 {
+		v.History = a.poolHistoryView(ctx, p)
+	}
+	return v
+}
+
+// databasePanel is the database panel with its charts for period p.
+func (a *App) databasePanel(ctx context.Context, p period) partials.OpsDatabaseView {
+	v := a.databaseView(ctx)
+	if p.Bucket > 0 && v.Error == "" {
+		v.History = a.serverHistoryView(ctx, p)
+	}
+	return v
+}
+
+// fleetPanel is the fleet panel, with each instance's history for period p.
+func (a *App) fleetPanel(ctx context.Context, p period) partials.OpsFleetView {
+	v := a.fleetView(ctx)
+	if p.Bucket > 0 && v.Error == "" {
+		v.HistoryLabel = p.Label
+		hist := a.instanceHistories(ctx, p)
+		for i := range v.Instances {
+			v.Instances[i].History, v.Instances[i].HaveHistory = hist[v.Instances[i].ID]
+		}
+	}
+	return v
 }
 
 // panelStatus is 200 for htmx polls, so a panel shows its own error notice
@@ -45,7 +80,8 @@ func panelStatus(r *http.Request, failed bool) int {
 }
 
 func (a *App) poolPartial(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, partials.OpsPool(a.poolView()))
+	p := parsePeriod(r.URL.Query().Get("period"), periodLive)
+	a.render(w, r, http.StatusOK, partials.OpsPool(a.poolPanel(r.Context(), p)))
 }
 
 func (a *App) activityPartial(w http.ResponseWriter, r *http.Request) {
@@ -59,7 +95,7 @@ func (a *App) locksPartial(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) databasePartial(w http.ResponseWriter, r *http.Request) {
-	v := a.databaseView(r.Context())
+	v := a.databasePanel(r.Context(), parsePeriod(r.URL.Query().Get("period"), periodLive))
 	a.render(w, r, panelStatus(r, v.Error != ""), partials.OpsDatabase(v))
 }
 

@@ -23,12 +23,26 @@ const (
 	// its statement timeout, so a hung server costs a panel error, not a
 	// pile of waiting requests.
 	opsLoadBudget = 5 * time.Second
+	// opsHistoryFor: stored history changes once a minute, so its
+	// readings are shared longer than the live panels'.
+	opsHistoryFor = 15 * time.Second
 )
+
+// opsLimits bound every statement the dashboard runs: one that meets a
+// table locked by a migration gives up after a second (and its panel says
+// so) instead of queueing behind the lock; none runs past 5 s.
+var opsLimits = db.Limits{Lock: time.Second, Statement: 5 * time.Second}
+
+// opsRead runs a dashboard read on the ops pool within opsLimits.
+func opsRead(ctx context.Context, ops *db.DB, fn db.Query) error {
+	return ops.ReadLimited(ctx, opsLimits, fn)
+}
 
 // opsCache holds one panel's last reading. Concurrent requests share one
 // load (singleflight); a reading, or an error, is reused for opsCacheFor.
 type opsCache[T any] struct {
 	load  func(ctx context.Context) (T, error)
+	ttl   time.Duration
 	group singleflight.Group
 	mu    sync.Mutex
 	val   T
@@ -38,13 +52,13 @@ type opsCache[T any] struct {
 }
 
 func newOpsCache[T any](load func(context.Context) (T, error)) *opsCache[T] {
-	return &opsCache[T]{load: load}
+	return &opsCache[T]{load: load, ttl: opsCacheFor}
 }
 
 // get returns the cached reading, or loads a new one.
 func (c *opsCache[T]) get(ctx context.Context) (T, time.Time, error) {
 	c.mu.Lock()
-	if !c.at.IsZero() && time.Since(c.at) < opsCacheFor {
+	if !c.at.IsZero() && time.Since(c.at) < c.ttl {
 		v, at, err := c.val, c.at, c.err
 		c.mu.Unlock()
 		return v, at, err
@@ -87,6 +101,10 @@ type opsDashboard struct {
 	locks    *opsCache[[]db.OpsBlockedRow]
 	database *opsCache[opsDatabaseData]
 	fleet    *opsCache[[]db.FleetInstancesRow]
+	// poolHistory and serverHistory are the stored history for the
+	// charts' period switch, one cache per period.
+	poolHistory   map[string]*opsCache[[]db.PoolHistoryRow]
+	serverHistory map[string]*opsCache[[]db.ServerHistoryRow]
 	// statements counts the SQL statements the dashboard ran.
 	statements atomic.Int64
 
@@ -109,7 +127,7 @@ type opsDatabaseData struct {
 func newOpsDashboard(ops *db.DB) *opsDashboard {
 	d := &opsDashboard{}
 	d.activity = newOpsCache(func(ctx context.Context) (res opsActivityData, err error) {
-		err = ops.Read(ctx, func(ctx context.Context, q *db.Queries) (err error) {
+		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(2)
 			if res.server, err = q.OpsServer(ctx); err != nil {
 				return fmt.Errorf("ops: server connections: %w", err)
@@ -122,7 +140,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		return res, err
 	})
 	d.locks = newOpsCache(func(ctx context.Context) (rows []db.OpsBlockedRow, err error) {
-		err = ops.Read(ctx, func(ctx context.Context, q *db.Queries) (err error) {
+		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(1)
 			rows, err = q.OpsBlocked(ctx)
 			if err != nil {
@@ -133,7 +151,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		return rows, err
 	})
 	d.database = newOpsCache(func(ctx context.Context) (res opsDatabaseData, err error) {
-		err = ops.Read(ctx, func(ctx context.Context, q *db.Queries) (err error) {
+		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(1)
 			res.row, err = q.OpsDatabase(ctx)
 			if err != nil {
@@ -153,6 +171,28 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		return res, nil
 	})
 	d.fleet = newFleetCache(ops, d)
+	d.poolHistory = map[string]*opsCache[[]db.PoolHistoryRow]{}
+	d.serverHistory = map[string]*opsCache[[]db.ServerHistoryRow]{}
+	for _, p := range periods[1:] {
+		ph := newOpsCache(func(ctx context.Context) (rows []db.PoolHistoryRow, err error) {
+			err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
+				d.statements.Add(1)
+				rows, err = q.PoolHistory(ctx, db.PoolHistoryParams{BucketSeconds: p.Bucket.Seconds(), Since: time.Now().Add(-p.Span)})
+				return err
+			})
+			return rows, err
+		})
+		sh := newOpsCache(func(ctx context.Context) (rows []db.ServerHistoryRow, err error) {
+			err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
+				d.statements.Add(1)
+				rows, err = q.ServerHistory(ctx, db.ServerHistoryParams{BucketSeconds: p.Bucket.Seconds(), Since: time.Now().Add(-p.Span)})
+				return err
+			})
+			return rows, err
+		})
+		ph.ttl, sh.ttl = opsHistoryFor, opsHistoryFor
+		d.poolHistory[p.Name], d.serverHistory[p.Name] = ph, sh
+	}
 	return d
 }
 
@@ -166,6 +206,11 @@ func (a *App) ownBackend(pid int32) bool {
 func (a *App) opsError(what string, err error) string {
 	a.log.Warn("ops dashboard: read failed", "panel", what, "err", err, "sqlstate", db.SQLState(err))
 	switch {
+	case db.SQLState(err) == "55P03":
+		return "A table " + what + " needs is locked (a migration, VACUUM FULL or REINDEX?), so this part gave up after " +
+			partials.Span(opsLimits.Lock) + " instead of waiting behind the lock. Everything else still works; reload to try again."
+	case db.SQLState(err) == "57014":
+		return "Reading " + what + " took longer than " + partials.Span(opsLimits.Statement) + " and was stopped. Reload to try again."
 	case errors.Is(err, db.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return "PostgreSQL is not answering, so " + what + " cannot be shown. This panel keeps trying every 2 seconds."
 	case db.SQLState(err) == "42501":

@@ -35,6 +35,10 @@ type config struct {
 	TrustedProxies     []netip.Prefix
 	PgBouncerPoolSize  int32 // HRIS_PGBOUNCER_POOL_SIZE: server connections PgBouncer may open, for the fleet view's sizing check
 	LeaveAnnualDays    int32 // HRIS_LEAVE_ANNUAL_DAYS: annual leave allowance unless HR set one for the employee and year
+	QueryStatsInterval time.Duration
+	HistoryRetention   time.Duration
+	SlowQueryMean      time.Duration
+	SlowQueryCalls     int32
 	LogLevel           string
 	LogFormat          string
 }
@@ -202,10 +206,18 @@ func parseConfig(e env, needDB bool) (config, error) {
 	c.TrustedProxies = p.prefixes("HRIS_TRUSTED_PROXIES")
 	c.PgBouncerPoolSize = p.int32("HRIS_PGBOUNCER_POOL_SIZE", 0, 0, 100000)
 	c.LeaveAnnualDays = p.int32("HRIS_LEAVE_ANNUAL_DAYS", 25, 1, 366)
+	c.QueryStatsInterval = p.duration("HRIS_QUERY_STATS_INTERVAL", 5*time.Minute)
+	c.HistoryRetention = p.positiveDuration("HRIS_HISTORY_RETENTION", 7*24*time.Hour)
+	c.SlowQueryMean = p.positiveDuration("HRIS_SLOW_QUERY_MEAN", 20*time.Millisecond)
+	c.SlowQueryCalls = p.int32("HRIS_SLOW_QUERY_CALLS", 100, 1, 1<<30)
 	c.LogLevel = p.oneOf("HRIS_LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	c.LogFormat = p.oneOf("HRIS_LOG_FORMAT", "text", "text", "json")
 	if p.err != nil {
 		return c, p.err
+	}
+	if iv := c.QueryStatsInterval; iv > 0 && (iv < time.Second || time.Hour%iv != 0 && iv%time.Hour != 0) {
+		// Snapshots are keyed by wall-clock intervals: 5m means :00, :05…
+		return c, fmt.Errorf("HRIS_QUERY_STATS_INTERVAL=%s: want a duration that divides an hour (1m, 5m, 15m) or whole hours, or 0 to turn snapshots off", iv)
 	}
 	if c.DB.MinIdleConns > c.DB.MaxConns {
 		return c, fmt.Errorf("HRIS_DB_MIN_IDLE_CONNS=%d is above HRIS_DB_MAX_CONNS=%d", c.DB.MinIdleConns, c.DB.MaxConns)

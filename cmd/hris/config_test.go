@@ -37,6 +37,10 @@ func TestConfigDefaults(t *testing.T) {
 		{"HRIS_DB_EXEC_MODE", c.DB.ExecMode, "cache_statement"},
 		{"HRIS_DB_DIRECT_URL", c.DirectURL, ""},
 		{"HRIS_LEAVE_ANNUAL_DAYS", c.LeaveAnnualDays, int32(25)},
+		{"HRIS_QUERY_STATS_INTERVAL", c.QueryStatsInterval, 5 * time.Minute},
+		{"HRIS_HISTORY_RETENTION", c.HistoryRetention, 168 * time.Hour},
+		{"HRIS_SLOW_QUERY_MEAN", c.SlowQueryMean, 20 * time.Millisecond},
+		{"HRIS_SLOW_QUERY_CALLS", c.SlowQueryCalls, int32(100)},
 	}
 	for _, ck := range checks {
 		if ck.got != ck.want {
@@ -56,6 +60,10 @@ func TestConfigBadValuesNameTheVariable(t *testing.T) {
 		"HRIS_DB_EXEC_MODE":         "turbo",
 		"HRIS_POOL_LOG_INTERVAL":    "-5s",
 		"HRIS_LEAVE_ANNUAL_DAYS":    "0",
+		"HRIS_QUERY_STATS_INTERVAL": "7m",
+		"HRIS_HISTORY_RETENTION":    "0s",
+		"HRIS_SLOW_QUERY_MEAN":      "fast",
+		"HRIS_SLOW_QUERY_CALLS":     "0",
 		"DATABASE_URL":              "postgres://u@host:notaport/db",
 	} {
 		m := map[string]string{"DATABASE_URL": "postgres://u@localhost/hris", name: value}
@@ -71,6 +79,15 @@ func TestConfigBadValuesNameTheVariable(t *testing.T) {
 	_, err = parseConfig(envOf(map[string]string{"DATABASE_URL": "postgres://x/y", "HRIS_DB_MAX_CONNS": "2", "HRIS_DB_MIN_IDLE_CONNS": "3"}), true)
 	if err == nil || !strings.Contains(err.Error(), "HRIS_DB_MIN_IDLE_CONNS") {
 		t.Errorf("min idle above max: %v", err)
+	}
+}
+
+func TestConfigQueryStatsInterval(t *testing.T) {
+	for value, want := range map[string]time.Duration{"0": 0, "0s": 0, "1m": time.Minute, "15m": 15 * time.Minute, "2h": 2 * time.Hour, "10s": 10 * time.Second} {
+		c, err := parseConfig(envOf(map[string]string{"DATABASE_URL": "postgres://u@localhost/hris", "HRIS_QUERY_STATS_INTERVAL": value}), true)
+		if err != nil || c.QueryStatsInterval != want {
+			t.Errorf("HRIS_QUERY_STATS_INTERVAL=%s: %v, %v; want %v", value, c.QueryStatsInterval, err, want)
+		}
 	}
 }
 

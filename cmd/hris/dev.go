@@ -62,7 +62,11 @@ func cmdDev(ctx context.Context, e env, args []string, std stdio) (err error) {
 	}
 	defer pgLog.Close()
 	fmt.Fprintf(std.out, "hris dev: starting PostgreSQL in %s (log: %s)\n", filepath.Join(*dir, "pg"), logPath)
-	srv, err := pglocal.Start(ctx, pglocal.Options{Dir: filepath.Join(*dir, "pg"), Password: state.DBPassword, Log: pgLog})
+	// pg_stat_statements is preloaded so /ops/queries has something to show.
+	srv, err := pglocal.Start(ctx, pglocal.Options{
+		Dir: filepath.Join(*dir, "pg"), Password: state.DBPassword, Log: pgLog,
+		Settings: map[string]string{"shared_preload_libraries": "pg_stat_statements"},
+	})
 	if err != nil {
 		return err
 	}
@@ -74,6 +78,9 @@ func cmdDev(ctx context.Context, e env, args []string, std stdio) (err error) {
 		fmt.Fprintln(std.out, "hris dev: PostgreSQL stopped")
 	}()
 	if err := ensureDatabase(ctx, srv.URL("postgres"), "hris"); err != nil {
+		return err
+	}
+	if err := createExtension(ctx, srv.URL("hris"), "pg_stat_statements"); err != nil {
 		return err
 	}
 	cfg.DB.URL = srv.URL("hris")
@@ -142,6 +149,19 @@ func ensureDatabase(ctx context.Context, adminURL, name string) error {
 	}
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	return err
+}
+
+// createExtension creates an extension (as the private server's superuser).
+func createExtension(ctx context.Context, dbURL, name string) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return fmt.Errorf("create extension %s: %w", name, err)
+	}
+	return nil
 }
 
 // devData seeds demo employees on first run and makes sure the demo

@@ -67,6 +67,10 @@ func TestDevStartsServesAndLeavesNoPostgres(t *testing.T) {
 	if code, _, _ := b.get("/users"); code != http.StatusOK {
 		t.Fatalf("admin /users: %d", code)
 	}
+	// pg_stat_statements is loaded and created: /ops/queries lists statements.
+	if code, page, _ := b.get("/ops/queries"); code != http.StatusOK || strings.Contains(page, "need pg_stat_statements") || !strings.Contains(page, "Top statements") {
+		t.Errorf("/ops/queries under hris dev: %d\n%.600s", code, page)
+	}
 	pg := postmasterPID(t, data)
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
 	if code := p.wait(60 * time.Second); code != 0 {

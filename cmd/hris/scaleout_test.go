@@ -187,7 +187,8 @@ func TestScaleOutBehindPgBouncer(t *testing.T) {
 	id := strings.TrimPrefix(loc, "/employees/")
 	pages := []string{"/employees", "/employees?q=smith", "/employees?sort=hire_date", loc, loc + "/edit",
 		"/employees/new", "/employees.csv", "/departments", "/departments/new", "/users", "/users/new", "/audit",
-		"/ops", "/ops/pool", "/ops/activity", "/ops/locks", "/ops/database", "/ops/fleet", "/health/detailed", "/metrics"}
+		"/ops", "/ops/pool", "/ops/activity", "/ops/locks", "/ops/database", "/ops/fleet", "/ops?period=24h",
+		"/ops/queries", "/ops/queries?period=1h", "/ops/tables", "/health/detailed", "/metrics"}
 	for _, b := range []*browser{admin, adminOnB} {
 		for _, p := range pages {
 			if code, page, err := b.get(p); code != http.StatusOK {

@@ -99,7 +99,12 @@ func opsConfig(cfg config) db.Config {
 	c.MaxConns = 2
 	c.MinIdleConns = 1
 	c.AcquireTimeout = 2 * time.Second
-	c.StatementTimeout = 3 * time.Second
+	// The dashboard's reads set their own 5 s and 1 s lock_timeout with
+	// every statement (db.ReadLimited); as startup parameters they also
+	// bound what happens before that (preparing a statement) on a direct
+	// connection, and the client gives up on a silent server after 5.5 s.
+	c.StatementTimeout = 5 * time.Second
+	c.LockTimeout = time.Second
 	c.ApplicationName = "hris-ops"
 	return c
 }
@@ -134,6 +139,10 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, migrate bool, read
 		PgBouncerPoolSize:  cfg.PgBouncerPoolSize,
 		LeaveAnnualDays:    cfg.LeaveAnnualDays,
 		TrustedProxies:     cfg.TrustedProxies,
+		QueryStatsInterval: cfg.QueryStatsInterval,
+		HistoryRetention:   cfg.HistoryRetention,
+		SlowQueryMean:      cfg.SlowQueryMean,
+		SlowQueryCalls:     int64(cfg.SlowQueryCalls),
 		Version:            version,
 	}, mainDB, opsDB, log)
 

@@ -78,7 +78,7 @@ func setup(t testing.TB) {
 		server, err = pglocal.Start(ctx, pglocal.Options{
 			Dir:       filepath.Join(dir, "data"),
 			Throwaway: true,
-			Settings:  map[string]string{"max_connections": "300"},
+			Settings:  withStatStatements(map[string]string{"max_connections": "300"}),
 		})
 		if err != nil {
 			t.Fatalf("dbtest: start private PostgreSQL: %v", err)
@@ -88,6 +88,11 @@ func setup(t testing.TB) {
 	name := fmt.Sprintf("hris_tpl_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	if err := createDatabase(ctx, adminURL, name, ""); err != nil {
 		t.Fatalf("dbtest: create template: %v", err)
+	}
+	if err := createStatStatements(ctx, WithDatabase(adminURL, name)); err != nil {
+		// Only a server of TEST_DATABASE_URL can lack it; the query
+		// insights tests then say what is missing.
+		t.Logf("dbtest: %v", err)
 	}
 	if err := Migrate(ctx, WithDatabase(adminURL, name)); err != nil {
 		t.Fatalf("dbtest: migrate template: %v", err)
@@ -185,6 +190,7 @@ func NewServer(t testing.TB, opts pglocal.Options) (*pglocal.Server, string) {
 	defer cancel()
 	opts.Dir = filepath.Join(t.TempDir(), "data")
 	opts.Throwaway = true
+	opts.Settings = withStatStatements(opts.Settings)
 	s, err := pglocal.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("dbtest: start PostgreSQL: %v", err)
@@ -194,10 +200,38 @@ func NewServer(t testing.TB, opts pglocal.Options) (*pglocal.Server, string) {
 		t.Fatal(err)
 	}
 	u := s.URL("hris")
+	if err := createStatStatements(ctx, u); err != nil {
+		t.Fatal(err)
+	}
 	if err := Migrate(ctx, u); err != nil {
 		t.Fatal(err)
 	}
 	return s, u
+}
+
+// withStatStatements adds pg_stat_statements to the server's preloaded
+// libraries, as hris dev does, unless settings name their own
+// shared_preload_libraries (an empty one: a server without it).
+func withStatStatements(settings map[string]string) map[string]string {
+	out := map[string]string{"shared_preload_libraries": "pg_stat_statements"}
+	for k, v := range settings {
+		out[k] = v
+	}
+	return out
+}
+
+// createStatStatements creates the pg_stat_statements extension in the
+// database at u (a superuser's URL); every copy of the template has it.
+func createStatStatements(ctx context.Context, u string) error {
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
+		return fmt.Errorf("create extension pg_stat_statements: %w", err)
+	}
+	return nil
 }
 
 // WithDatabase returns u with its database name replaced.

@@ -38,6 +38,8 @@ type OpsPoolView struct {
 	WaitNow          float64 // ms spent acquiring per second, last minute
 	ChartSpan        time.Duration
 	ChartStep        time.Duration
+	// History, when set, replaces the 15-minute charts with a stored period.
+	History *OpsPoolHistory
 }
 
 // Usage is the share of the pool in use, for the gauge.
@@ -186,6 +188,8 @@ type OpsDatabaseView struct {
 	Commits15   components.Spark
 	Rollbacks15 components.Spark
 	HistorySpan time.Duration
+	// History, when set, replaces those charts with a stored period.
+	History *OpsServerHistory
 }
 
 // HitLevel grades the cache hit ratio: an OLTP database should serve

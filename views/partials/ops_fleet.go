@@ -3,6 +3,8 @@ package partials
 import (
 	"fmt"
 	"time"
+
+	"hris/views/components"
 )
 
 // OpsFleetView is the fleet panel: every hris instance that reported a
@@ -17,6 +19,9 @@ type OpsFleetView struct {
 	FleetMain, FleetOps int32
 	ServerMax, Reserved int32
 	PgBouncerPool       int32 // HRIS_PGBOUNCER_POOL_SIZE, 0 when not set
+	// HistoryLabel, when set ("24 h"), adds each instance's stored
+	// history of connections in use.
+	HistoryLabel string
 	// Set by Assess.
 	ServerDemand int32 // connections the fleet may open on the server itself
 	Usable       int32 // max_connections − superuser_reserved_connections
@@ -35,6 +40,10 @@ type OpsInstance struct {
 	EmptyAcquires, Canceled     int64
 	WaitMS                      float64
 	Retries                     int64
+	// History is the instance's peak connections in use over the chosen
+	// period (HaveHistory: it left some).
+	History     components.Spark
+	HaveHistory bool
 }
 
 // Usage is the share of the instance's main pool in use.

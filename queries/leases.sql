@@ -1,0 +1,25 @@
+-- Named leases (see db/lease.go). Each is one statement: no session state,
+-- so they work through PgBouncer in transaction mode.
+
+-- name: AcquireLease :one
+-- Takes the lease when it is free or expired, renews it when this process
+-- (token) holds it already; no row when another process holds it.
+INSERT INTO leases AS l (name, holder, token, acquired_at, renewed_at, expires_at)
+VALUES (@name, @holder, @token, now(), now(), now() + make_interval(secs => @ttl_seconds::float8))
+ON CONFLICT (name) DO UPDATE SET
+    holder = EXCLUDED.holder,
+    token = EXCLUDED.token,
+    acquired_at = CASE WHEN l.token = EXCLUDED.token THEN l.acquired_at ELSE now() END,
+    renewed_at = now(),
+    expires_at = EXCLUDED.expires_at
+WHERE l.token = EXCLUDED.token OR l.expires_at < now()
+RETURNING l.acquired_at;
+
+-- name: ReleaseLease :execrows
+-- Ends this process's hold at once, so another instance takes over on its
+-- next try instead of waiting for the lease to expire.
+UPDATE leases SET expires_at = now() WHERE name = @name AND token = @token AND expires_at > now();
+
+-- name: LeaseHolder :one
+SELECT holder, acquired_at, renewed_at, expires_at, (expires_at > now())::bool AS live
+FROM leases WHERE name = @name;

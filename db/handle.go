@@ -121,16 +121,21 @@ func (d *DB) prepareConn(ctx context.Context, c *pgx.Conn) (bool, error) {
 	if idle <= time.Second && time.Now().UnixNano() >= d.suspectUntil.Load() {
 		return true, nil
 	}
+	start := time.Now()
 	pctx, cancel := context.WithTimeout(ctx, d.pingTimeout)
 	err := c.Ping(pctx)
 	cancel()
-	switch {
-	case err == nil:
+	if err == nil {
 		return true, nil
-	case ctx.Err() != nil:
-		return false, ctx.Err() // the caller gave up, not the server
-	case h != nil && errors.Is(pctx.Err(), context.DeadlineExceeded):
+	}
+	// A deadline, ours or the caller's, after a fair wait is no answer; a
+	// caller that left (canceled), or whose time was nearly spent before
+	// the ping, says nothing about the server.
+	if h != nil && errors.Is(pctx.Err(), context.DeadlineExceeded) && time.Since(start) >= d.pingTimeout/2 {
 		d.noteHost(d.hosts.markDown(h.Host(), reasonNoAnswer))
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err()
 	}
 	return false, nil
 }
@@ -148,17 +153,19 @@ func release(c *pgxpool.Conn) {
 // primary, and the connection is closed rather than reused; a statement
 // whose client-side deadline passed (the server did not even send its own
 // statement_timeout error) means the host is not answering.
-func (d *DB) afterError(ctx context.Context, c *pgxpool.Conn, err error) {
+func (d *DB) afterError(caller, stmt context.Context, c *pgxpool.Conn, err error) {
 	h := holderOf(c.Conn())
 	switch {
 	case SQLState(err) == "25006":
 		if h != nil {
 			d.noteHost(d.hosts.markMismatch(h.Host()))
 		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(caller), time.Second)
 		_ = c.Conn().Close(cctx)
 		cancel()
-	case h != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case h != nil && caller.Err() == nil && errors.Is(stmt.Err(), context.DeadlineExceeded):
+		// Only our own deadline says the server is silent: the caller's
+		// ending (a closed browser tab, a short budget) says nothing.
 		d.noteHost(d.hosts.markDown(h.Host(), reasonNoAnswer))
 	}
 }
@@ -214,12 +221,7 @@ func (d *DB) withConn(ctx context.Context, fn func(context.Context, *pgxpool.Con
 	}
 	err = fn(sctx, c)
 	if err != nil {
-		// Only our own deadline says the server is silent; the caller's
-		// ending (a closed browser tab) says nothing about it.
-		if ctx.Err() != nil {
-			sctx = ctx
-		}
-		d.afterError(sctx, c, err)
+		d.afterError(ctx, sctx, c, err)
 	}
 	return err
 }

@@ -313,3 +313,12 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// ServerHost is the host:port, as DATABASE_URL names it, of the connection
+// q runs on ("" when not known): which of several hosts answered.
+func (q *Queries) ServerHost() string {
+	if c, ok := q.db.(interface{ Conn() *pgx.Conn }); ok {
+		return holderOf(c.Conn()).Host()
+	}
+	return ""
+}

@@ -72,6 +72,16 @@ type Employee struct {
 	UpdatedAt       time.Time
 }
 
+type FailoverEvent struct {
+	ID           int64
+	DetectedAt   time.Time
+	DetectedBy   string
+	FromHost     string
+	ToHost       string
+	FromTimeline int32
+	ToTimeline   int32
+}
+
 type GooseDbVersion struct {
 	ID        int32
 	VersionID int64

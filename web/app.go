@@ -84,6 +84,7 @@ func (a *App) Run(ctx context.Context) {
 	for _, loop := range []func(context.Context){
 		a.sampler.Run,
 		a.heartbeat,
+		a.watchFailover,
 		func(ctx context.Context) { db.NewSessionStore(a.db).Cleanup(ctx, 5*time.Minute) },
 		func(ctx context.Context) {
 			if a.cfg.PoolLogInterval > 0 {

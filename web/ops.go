@@ -20,13 +20,14 @@ import (
 func (a *App) opsPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := pages.OpsView{Instance: a.cfg.InstanceID, Version: a.cfg.Version, Pool: a.poolView()}
-	// The three database panels load concurrently: the ops pool has two
+	// The database panels load concurrently: the ops pool has two
 	// connections, and a slow server should cost one wait, not three.
-	done := make(chan struct{}, 3)
+	done := make(chan struct{}, 4)
 	go func() { v.Activity = a.activityView(ctx); done <- struct{}{} }()
 	go func() { v.Locks = a.locksView(ctx); done <- struct{}{} }()
 	go func() { v.Database = a.databaseView(ctx); done <- struct{}{} }()
-	for range 3 {
+	go func() { v.Replication = a.replicationView(ctx); done <- struct{}{} }()
+	for range 4 {
 		<-done
 	}
 	// The fleet panel reuses the activity panel's reading of the server's

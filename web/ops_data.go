@@ -87,6 +87,8 @@ type opsDashboard struct {
 	locks    *opsCache[[]db.OpsBlockedRow]
 	database *opsCache[opsDatabaseData]
 	fleet    *opsCache[[]db.FleetInstancesRow]
+	// replication is also read by the failover watcher.
+	replication *opsCache[replicationData]
 	// statements counts the SQL statements the dashboard ran.
 	statements atomic.Int64
 
@@ -153,6 +155,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		return res, nil
 	})
 	d.fleet = newFleetCache(ops, d)
+	d.replication = newReplicationCache(ops, d)
 	return d
 }
 

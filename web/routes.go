@@ -74,6 +74,7 @@ func (a *App) routes() http.Handler {
 				r.Get("/ops/locks", a.locksPartial)
 				r.Get("/ops/database", a.databasePartial)
 				r.Get("/ops/fleet", a.fleetPartial)
+				r.Get("/ops/replication", a.replicationPartial)
 				r.Get("/ops/backends/{pid}/cancel", a.backendCancelConfirm)
 				r.Post("/ops/backends/{pid}/cancel", a.backendCancelPost)
 				r.Get("/ops/backends/{pid}/terminate", a.backendTerminateConfirm)

@@ -90,3 +90,42 @@ func configFor(url string) db.Config {
 	cfg.URL = url
 	return cfg
 }
+
+// The replication panel in Chromium with a synchronous standby streaming
+// and a failover on record: it polls like the others, and the screenshots
+// (light, dark, phone) are there to look at.
+func TestOpsBrowserReplicationPanel(t *testing.T) {
+	primary, u := dbtest.NewServer(t, pglocal.Options{Settings: map[string]string{"synchronous_commit": "on"}})
+	dbtest.NewStandby(t, primary, "replica1", true)
+	d := dbtest.OpenConfig(t, configFor(u))
+	e := newEnvDBs(t, d, d, web.Config{})
+	if err := d.InTx(context.Background(), func(ctx context.Context, q *db.Queries) error {
+		_, err := q.RecordFailover(ctx, db.RecordFailoverParams{
+			DetectedAt: time.Now().Add(-26 * time.Hour), DetectedBy: "hris-7f9c:8080", FromHost: "db2.internal:5432", ToHost: "db1.internal:5432", FromTimeline: 0, ToTimeline: 1,
+		})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	email, pw := e.user("admin")
+	tb := e.newTab(t)
+	tb.loginForm(email, pw)
+	tb.open("/ops")
+	first := *tb.el("#ops-replication header time").MustAttribute("datetime")
+	waitFor(t, "the replication panel to be refreshed by its poll", 8*time.Second, func() bool {
+		return *tb.el("#ops-replication header time").MustAttribute("datetime") != first
+	})
+	text := tb.el("#ops-replication").MustText()
+	for _, want := range []string{"replica1", "streaming", "sync", "db2.internal:5432", "timeline"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("replication panel lacks %q:\n%s", want, text)
+		}
+	}
+	tb.el("#ops-replication").MustScrollIntoView()
+	tb.screenshot("ops-replication")
+	tb.phone()
+	tb.open("/ops")
+	tb.el("#ops-replication").MustScrollIntoView()
+	tb.screenshot("ops-replication-phone")
+	tb.desktop()
+}

@@ -216,8 +216,9 @@ func (s *HostSet) prepareConnect(cc *pgconn.Config, note func(hostEvent)) *connH
 	cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		host := nameOf(network, addr)
 		cancelRequest := h.established()
-		if cancelRequest && (h.isClosedFlag() || s.isDown(host)) {
-			// A cancel to a host that does not answer would only wait.
+		if cancelRequest && h.isClosedFlag() {
+			// The connection was given up with its host: a cancel request
+			// to a server that does not answer would only wait.
 			return nil, errSevered
 		}
 		raw, err := dial(ctx, network, addr)

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -127,12 +128,16 @@ func runFailover(t *testing.T, kind string) {
 			}
 		}()
 	}
-	// A load balancer's health probe, every 100 ms, each answer timed.
+	// A load balancer's health probe and an admin's dashboard, every
+	// 100 ms, each answer timed.
 	var (
 		hmu     sync.Mutex
 		samples []healthSample
+		panels  []healthSample
 		probes  sync.WaitGroup
 	)
+	watcher := newBrowser(t, base)
+	watcher.login("admin@example.com", pw)
 	stopProbes := make(chan struct{})
 	probes.Add(1)
 	go func() {
@@ -145,12 +150,19 @@ func runFailover(t *testing.T, kind string) {
 				return
 			case <-tick.C:
 			}
-			probes.Add(1)
+			probes.Add(2)
 			go func() {
 				defer probes.Done()
 				s := probeHealth(base)
 				hmu.Lock()
 				samples = append(samples, s)
+				hmu.Unlock()
+			}()
+			go func() {
+				defer probes.Done()
+				s := probePanels(watcher, hostB)
+				hmu.Lock()
+				panels = append(panels, s)
 				hmu.Unlock()
 			}()
 		}
@@ -234,6 +246,22 @@ func runFailover(t *testing.T, kind string) {
 			t.Errorf("%s: health went back to %d (primary %q) %s after agreeing", kind, s.code, s.primary, s.answered.Sub(agreed))
 		}
 	}
+	// So do the dashboard's panels: read without error from the new primary.
+	sort.Slice(panels, func(i, j int) bool { return panels[i].answered.Before(panels[j].answered) })
+	var panelsBack time.Time
+	for _, s := range panels {
+		if s.sent.After(faultAt) && s.code == http.StatusOK {
+			panelsBack = s.answered
+			break
+		}
+	}
+	if panelsBack.IsZero() {
+		t.Fatalf("%s: the /ops panels never recovered", kind)
+	}
+	panelsLag := panelsBack.Sub(firstAck)
+	if panelsLag > time.Second {
+		t.Errorf("%s: /ops panels recovered %s after the first acknowledged write, want within 1s", kind, panelsLag)
+	}
 
 	// Every acknowledged create is on the new primary, once; each submit
 	// again with its key leads to the same employee and adds no row.
@@ -277,8 +305,9 @@ func runFailover(t *testing.T, kind string) {
 	}
 	p.waitFor(regexp.MustCompile(`msg="failover: the primary changed" from=`+regexp.QuoteMeta(hostA)+` to=`+regexp.QuoteMeta(hostB)), 5*time.Second)
 
-	t.Logf("failover %s: first acknowledged write %s after promotion; health agreed %s after it (%s after promotion); %d creates acknowledged, %d resubmits after 503, 0 lost, 0 doubled",
-		kind, firstWrite.Round(time.Millisecond), healthLag.Round(time.Millisecond), agreed.Sub(promotedAt).Round(time.Millisecond), len(acks), resubmits)
+	t.Logf("failover %s: first acknowledged write %s after promotion; health agreed %s after it (%s after promotion), /ops panels %s after it; %d creates acknowledged, %d resubmits after 503, 0 lost, 0 doubled",
+		kind, firstWrite.Round(time.Millisecond), healthLag.Round(time.Millisecond), agreed.Sub(promotedAt).Round(time.Millisecond),
+		panelsLag.Round(time.Millisecond), len(acks), resubmits)
 }
 
 // probeHealth is one anonymous GET /health/detailed.
@@ -308,6 +337,22 @@ func probeHealth(base string) healthSample {
 			s.primary = body.Checks.Database.Primary.Host
 		}
 	}
+	return s
+}
+
+// probePanels reads two /ops panels as plain GETs (503 when a panel could
+// not read PostgreSQL): code 200 means both answered, the replication
+// panel from the new primary.
+func probePanels(b *browser, primary string) healthSample {
+	s := healthSample{sent: time.Now()}
+	code, body, err := b.get("/ops/replication")
+	if err == nil && code == http.StatusOK && strings.Contains(body, `<code class="repl-host">`+primary+`</code>`) {
+		code, _, err = b.get("/ops/activity")
+		if err == nil {
+			s.code = code
+		}
+	}
+	s.answered = time.Now()
 	return s
 }
 

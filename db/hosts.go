@@ -56,8 +56,10 @@ type hostEntry struct {
 	state  HostState
 	at     time.Time // when state was set
 	reason string    // for a down host: "no answer", "refused"
-	// gen grows every time the host turns bad; a connection made under an
-	// older gen is stale and is not handed out again.
+	// gen grows every time the host turns bad while others could serve
+	// instead; a connection made under an older gen is stale and is not
+	// handed out again. With one host there is nowhere else to go: its
+	// connections are checked by ping instead, not thrown away.
 	gen uint64
 }
 
@@ -365,7 +367,9 @@ func (s *HostSet) markMismatch(h string) hostEvent {
 	e := s.entry(h)
 	ev := hostEvent{Host: h, OldState: s.effective(e, now), NewState: HostMismatch}
 	if ev.OldState != HostMismatch {
-		e.gen++
+		if len(s.hosts) > 1 {
+			e.gen++
+		}
 		ev.Important = ev.OldState == HostOK && h == s.primary.Host
 		s.notifyLocked()
 	}
@@ -382,7 +386,9 @@ func (s *HostSet) markDown(h, reason string) hostEvent {
 	e := s.entry(h)
 	ev := hostEvent{Host: h, OldState: s.effective(e, now), NewState: HostDown, Reason: reason}
 	if ev.OldState != HostDown {
-		e.gen++
+		if len(s.hosts) > 1 {
+			e.gen++
+		}
 		ev.Important = true
 		s.notifyLocked()
 	}

@@ -305,6 +305,44 @@ func runFailover(t *testing.T, kind string) {
 	}
 	p.waitFor(regexp.MustCompile(`msg="failover: the primary changed" from=`+regexp.QuoteMeta(hostA)+` to=`+regexp.QuoteMeta(hostB)), 5*time.Second)
 
+	if kind == "freeze" {
+		// The old primary thaws, still a primary on timeline 1 (no fencing
+		// here): hris must not go back to it. Writes go on to the new one.
+		if err := a.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+		thawedAt := time.Now()
+		for i := range 10 {
+			form := url.Values{
+				"first_name": {"After"}, "last_name": {fmt.Sprintf("Thaw %d", i)},
+				"email": {fmt.Sprintf("thaw.%d@example.com", i)}, "hire_date": {"2024-03-01"},
+				"idempotency_key": {uuid.NewString()},
+			}
+			if resp, body, err := admin.post("/employees", form); err != nil || resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("create after the thaw: %v %v\n%s", err, resp, body)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		old, err := pgx.Connect(ctx, a.URL("hris"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer old.Close(ctx)
+		var newConns, thawRows, onNew int
+		if err := old.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('hris', 'hris-ops') AND backend_start > $1`, thawedAt).Scan(&newConns); err != nil {
+			t.Fatal(err)
+		}
+		if err := old.QueryRow(ctx, `SELECT count(*) FROM employees WHERE email LIKE 'thaw.%'`).Scan(&thawRows); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM employees WHERE email LIKE 'thaw.%'`).Scan(&onNew); err != nil {
+			t.Fatal(err)
+		}
+		if newConns != 0 || thawRows != 0 || onNew != 10 {
+			t.Errorf("after the old primary thawed: hris opened %d connections to it, wrote %d rows there and %d of 10 on the new primary", newConns, thawRows, onNew)
+		}
+	}
+
 	t.Logf("failover %s: first acknowledged write %s after promotion; health agreed %s after it (%s after promotion), /ops panels %s after it; %d creates acknowledged, %d resubmits after 503, 0 lost, 0 doubled",
 		kind, firstWrite.Round(time.Millisecond), healthLag.Round(time.Millisecond), agreed.Sub(promotedAt).Round(time.Millisecond),
 		panelsLag.Round(time.Millisecond), len(acks), resubmits)

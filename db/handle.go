@@ -279,10 +279,13 @@ func (d *DB) PingHost(parent context.Context, timeout time.Duration) PingResult 
 	}
 	defer release(c)
 	h := holderOf(c.Conn())
+	pingStart := time.Now()
 	err = c.Ping(ctx)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("ping: no answer within %s: %w", timeout, context.DeadlineExceeded)
-		if h != nil && parent.Err() == nil {
+		// Only after a fair wait: an acquire that used up the time says
+		// nothing about this connection's server.
+		if h != nil && parent.Err() == nil && time.Since(pingStart) >= d.pingTimeout/2 {
 			d.noteHost(d.hosts.markDown(h.Host(), reasonNoAnswer))
 		}
 	}

@@ -143,8 +143,11 @@ func (v *OpsReplicationView) Assess() {
 			v.Warnings = append(v.Warnings, fmt.Sprintf("Standby %s is %s, not streaming.", orDash(s.Name), s.State))
 		}
 	}
-	if !v.HaveSyncState {
+	switch {
+	case !v.HaveSyncState:
 		v.Warnings = append(v.Warnings, "No synchronous standby: a failover can lose the last acknowledged writes. Set synchronous_standby_names (with synchronous_commit on) for zero loss.")
+	case v.SyncCommit == "off" || v.SyncCommit == "local":
+		v.Warnings = append(v.Warnings, "synchronous_commit is "+v.SyncCommit+": commits do not wait for the synchronous standby, so a failover can lose the last acknowledged writes.")
 	}
 	for _, s := range v.Slots {
 		if !s.Active && s.RetainedBytes > 1<<30 {

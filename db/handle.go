@@ -48,6 +48,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
 	d.Backends = &Backends{pids: map[uint32]struct{}{}}
 	d.pingTimeout = pc.PingTimeout
 	d.hosts = hostSetFor(&pc.ConnConfig.Config)
+	d.hosts.setProbe(&pc.ConnConfig.Config, d.noteHost)
 	pc.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
 		d.hosts.prepareConnect(&cc.Config, d.noteHost)
 		return nil
@@ -93,6 +94,8 @@ func logHostEvent(log *slog.Logger, ev hostEvent) {
 		return
 	}
 	switch {
+	case ev.Probing:
+		log.Info("database primary is slow to answer: asking the other hosts whether one was promoted", "primary", ev.Host)
 	case ev.Primary:
 		log.Warn("database primary changed", "from", ev.Previous, "to", ev.Host, "sockets_closed_to_old", ev.Severed)
 	case ev.Important && ev.NewState == HostDown:
@@ -123,7 +126,9 @@ func (d *DB) prepareConn(ctx context.Context, c *pgx.Conn) (bool, error) {
 	}
 	start := time.Now()
 	pctx, cancel := context.WithTimeout(ctx, d.pingTimeout)
+	stop := d.hosts.watchPing(h.Host())
 	err := c.Ping(pctx)
+	stop()
 	cancel()
 	if err == nil {
 		return true, nil
@@ -280,7 +285,9 @@ func (d *DB) PingHost(parent context.Context, timeout time.Duration) PingResult 
 	defer release(c)
 	h := holderOf(c.Conn())
 	pingStart := time.Now()
+	stop := d.hosts.watchPing(h.Host())
 	err = c.Ping(ctx)
+	stop()
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("ping: no answer within %s: %w", timeout, context.DeadlineExceeded)
 		// Only after a fair wait: an acquire that used up the time says

@@ -151,8 +151,14 @@ var errSevered = errors.New("db: host given up; socket not opened")
 
 // prepareConnect adapts cc (a copy made for one connection) to the
 // HostSet: host order, per-host budget, and the three hooks. It returns
-// the new connection's holder. log receives what the hooks learn.
+// the new connection's holder. note receives what the hooks learn.
 func (s *HostSet) prepareConnect(cc *pgconn.Config, note func(hostEvent)) *connHolder {
+	return s.prepare(cc, note, "")
+}
+
+// prepare is prepareConnect; with only set, the attempt goes to that host
+// alone (the promotion probe).
+func (s *HostSet) prepare(cc *pgconn.Config, note func(hostEvent), only string) *connHolder {
 	h := &connHolder{set: s, names: map[string]string{}}
 	h.lastUsed.Store(time.Now().UnixNano())
 
@@ -161,15 +167,19 @@ func (s *HostSet) prepareConnect(cc *pgconn.Config, note func(hostEvent)) *connH
 	// stay together, in their own order.
 	all := append([]*pgconn.FallbackConfig{{Host: cc.Host, Port: cc.Port, TLSConfig: cc.TLSConfig}}, cc.Fallbacks...)
 	if len(s.hosts) > 1 {
+		order := s.order(time.Now())
+		if only != "" {
+			order = []string{only}
+		}
 		var ordered []*pgconn.FallbackConfig
-		for _, host := range s.order(time.Now()) {
+		for _, host := range order {
 			for _, fb := range all {
 				if hostKey(fb.Host, fb.Port) == host {
 					ordered = append(ordered, fb)
 				}
 			}
 		}
-		if len(ordered) == len(all) {
+		if len(ordered) > 0 && (only != "" || len(ordered) == len(all)) {
 			all = ordered
 			cc.Host, cc.Port, cc.TLSConfig = all[0].Host, all[0].Port, all[0].TLSConfig
 			cc.Fallbacks = all[1:]
@@ -226,7 +236,7 @@ func (s *HostSet) prepareConnect(cc *pgconn.Config, note func(hostEvent)) *connH
 			if !cancelRequest {
 				switch {
 				case errors.Is(ctx.Err(), context.DeadlineExceeded), isTimeout(err):
-					note(s.markDown(host, reasonNoAnswer))
+					note(s.markDown(host, reasonConnectTimeout))
 				case errors.Is(err, syscall.ECONNREFUSED):
 					note(s.markDown(host, reasonRefused))
 				}
@@ -245,7 +255,7 @@ func (s *HostSet) prepareConnect(cc *pgconn.Config, note func(hostEvent)) *connH
 			if dl, ok := ctx.Deadline(); ok {
 				context.AfterFunc(ctx, func() {
 					if errors.Is(ctx.Err(), context.DeadlineExceeded) && !h.validatedOn(c) && !c.closedBefore(dl) {
-						note(s.markDown(host, reasonNoAnswer))
+						note(s.markDown(host, reasonConnectTimeout))
 					}
 				})
 			}

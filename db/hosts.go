@@ -91,6 +91,11 @@ type HostSet struct {
 	sockets map[string]map[*trackedConn]struct{} // open sockets by host
 	epoch   uint64
 	changed chan struct{}
+	// The promotion probe (hostprobe.go).
+	probeCfg   *pgconn.Config
+	probeNote  func(hostEvent)
+	probeUntil time.Time
+	probing    bool
 }
 
 // hostSets holds one HostSet per host list in the process: knowledge
@@ -229,8 +234,10 @@ func (s *HostSet) effective(e *hostEntry, now time.Time) HostState {
 // order is the sequence in which a new connection tries the hosts: the
 // current primary, then hosts not known to be bad (URL order), then those
 // with the wrong role (they answer fast: a promotion shows up at once),
-// then those that did not answer, the longest-silent first. No host is
-// left out, so target_session_attrs keeps its meaning.
+// then those that did not answer: the last primary first (a busy primary
+// that was slow once is likelier back than a dead one), then the
+// longest-silent. No host is left out, so target_session_attrs keeps its
+// meaning.
 func (s *HostSet) order(now time.Time) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -251,7 +258,10 @@ func (s *HostSet) order(now time.Time) []string {
 			case HostMismatch:
 				r.rank = 2
 			case HostDown:
-				r.rank, r.at = 3, e.at
+				r.rank, r.at = 4, e.at
+				if h == s.primary.Host {
+					r.rank = 3
+				}
 			}
 		}
 		rs[i] = r
@@ -319,6 +329,7 @@ type hostEvent struct {
 	OldState  HostState
 	Primary   bool // the primary moved to Host
 	Severed   int  // sockets closed
+	Probing   bool // the primary is not answering: the other hosts are asked
 	Reason    string
 	Important bool // worth a log line at warn level
 }
@@ -394,7 +405,11 @@ func (s *HostSet) markDown(h, reason string) hostEvent {
 	}
 	e.state, e.at, e.reason = HostDown, now, reason
 	severIt := reason == reasonNoAnswer && len(s.hosts) > 1
+	probe := h == s.primary.Host && s.startProbeLocked(now)
 	s.mu.Unlock()
+	if probe {
+		go s.probeLoop()
+	}
 	if severIt {
 		ev.Severed = s.sever(h)
 	}
@@ -402,8 +417,15 @@ func (s *HostSet) markDown(h, reason string) hostEvent {
 }
 
 const (
+	// reasonNoAnswer: an open connection's round trip (a ping, a
+	// statement) got no answer in time. The server is hung or cut off:
+	// with other hosts to go to, its sockets are closed.
 	reasonNoAnswer = "no answer"
-	reasonRefused  = "refused"
+	// reasonConnectTimeout: a connection attempt did not complete within
+	// its budget. A busy server can be slow to start a backend, so its
+	// open connections are left alone; it is only tried last.
+	reasonConnectTimeout = "connect timed out"
+	reasonRefused        = "refused"
 )
 
 // sever closes every open socket to h: connections in use fail at once,

@@ -343,6 +343,10 @@ func runFailover(t *testing.T, kind string) {
 		}
 	}
 
+	if testing.Verbose() {
+		t.Logf("fault at %s, promoted at %s, first write at %s", faultAt.Format("15:04:05.000"), promotedAt.Format("15:04:05.000"), firstAck.Format("15:04:05.000"))
+		t.Log(p.output())
+	}
 	t.Logf("failover %s: first acknowledged write %s after promotion; health agreed %s after it (%s after promotion), /ops panels %s after it; %d creates acknowledged, %d resubmits after 503, 0 lost, 0 doubled",
 		kind, firstWrite.Round(time.Millisecond), healthLag.Round(time.Millisecond), agreed.Sub(promotedAt).Round(time.Millisecond),
 		panelsLag.Round(time.Millisecond), len(acks), resubmits)

@@ -65,7 +65,8 @@ func isOutage(err error) bool {
 		code[:2] == "53",                 // insufficient resources: too many connections, out of memory, disk full
 		code[:2] == "57",                 // operator intervention: shutdown, cancel, statement timeout
 		code == "40001", code == "40P01", // serialization failure, deadlock (after retries)
-		code == "55P03": // lock not available
+		code == "55P03", // lock not available
+		code == "25006": // read-only transaction: the server is a standby now (failover)
 		return true
 	default:
 		return false
@@ -115,6 +116,8 @@ func Reason(err error) string {
 		return "database does not exist (3D000)"
 	case code == "53300":
 		return "too many connections (53300)"
+	case code == "25006":
+		return "read-only server (25006): not the primary"
 	case code != "":
 		return "server error " + code
 	case errors.As(err, &connectErr):

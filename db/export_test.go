@@ -7,3 +7,6 @@ import "github.com/jackc/pgx/v5"
 func (lb *ListBatch) QueueSetting(name string, dst *string) {
 	lb.b.Queue("SELECT current_setting($1)", name).QueryRow(func(r pgx.Row) error { return r.Scan(dst) })
 }
+
+// OpenSockets counts the sockets open to host (host:port).
+func (s *HostSet) OpenSockets(host string) int { return s.openSockets(host) }

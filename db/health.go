@@ -32,7 +32,9 @@ func CheckConnect(ctx context.Context, cfg Config, timeout time.Duration) (time.
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	conn, err := pgx.ConnectConfig(ctx, pc.ConnConfig)
+	cc := pc.ConnConfig
+	hostSetFor(&cc.Config).prepareConnect(&cc.Config, func(hostEvent) {})
+	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return time.Since(start), markUnavailable(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -54,7 +55,11 @@ func NewMigrator(cfg Config, log *slog.Logger) (*Migrator, error) {
 	if err != nil {
 		return nil, err
 	}
-	sqldb := stdlib.OpenDB(*pc.ConnConfig)
+	hosts := hostSetFor(&pc.ConnConfig.Config)
+	sqldb := stdlib.OpenDB(*pc.ConnConfig, stdlib.OptionBeforeConnect(func(_ context.Context, cc *pgx.ConnConfig) error {
+		hosts.prepareConnect(&cc.Config, func(ev hostEvent) { logHostEvent(log, ev) })
+		return nil
+	}))
 	sqldb.SetMaxOpenConns(2)
 	// A table lock, not an advisory lock: it works through PgBouncer too and
 	// keeps two instances started with --migrate from racing.

@@ -85,6 +85,16 @@ type EmployeeWord struct {
 	EmployeeID int64
 }
 
+type FailoverEvent struct {
+	ID           int64
+	DetectedAt   time.Time
+	DetectedBy   string
+	FromHost     string
+	ToHost       string
+	FromTimeline int32
+	ToTimeline   int32
+}
+
 type GooseDbVersion struct {
 	ID        int32
 	VersionID int64

@@ -67,6 +67,12 @@ func retryReason(k opKind, err error) string {
 		return "deadlock"
 	case "57014":
 		return "" // statement timeout: running it again takes as long
+	case "25006":
+		// A read-only server refused a write: a demoted primary, or a
+		// standby behind a proxy. Nothing was written (the transaction is
+		// rolled back) and the connection is closed; another may reach
+		// the new primary.
+		return "read_only"
 	}
 	var unknown errCommitUnknown
 	if errors.As(err, &unknown) {
@@ -96,7 +102,7 @@ func (d *DB) do(ctx context.Context, k opKind, attempt func(context.Context) err
 			return nil
 		}
 		reason := retryReason(k, err)
-		if reason == "connection_lost" || reason == "not_sent" || reason == "commit_unknown" {
+		if reason == "connection_lost" || reason == "not_sent" || reason == "commit_unknown" || reason == "read_only" {
 			d.markSuspect()
 		}
 		if reason == "" || n+1 >= p.MaxAttempts {

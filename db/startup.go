@@ -35,12 +35,15 @@ func Verify(ctx context.Context, cfg Config, budget time.Duration, log *slog.Log
 		return &StartupError{Class: "config", Msg: err.Error(), Err: err}
 	}
 	cc := pc.ConnConfig
+	hosts := hostSetFor(&cc.Config)
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	delay := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		attemptCtx, cancelAttempt := context.WithTimeout(ctx, min(cfg.ConnectTimeout, budget))
-		conn, err := pgx.ConnectConfig(attemptCtx, cc)
+		acc := cc.Copy()
+		hosts.prepareConnect(&acc.Config, func(ev hostEvent) { logHostEvent(log, ev) })
+		conn, err := pgx.ConnectConfig(attemptCtx, acc)
 		if err == nil {
 			err = conn.Ping(attemptCtx)
 			conn.Close(context.WithoutCancel(attemptCtx))
@@ -68,7 +71,7 @@ func Verify(ctx context.Context, cfg Config, budget time.Duration, log *slog.Log
 
 // Classify turns a connection error into a StartupError with advice.
 func Classify(err error, cc *pgx.ConnConfig) *StartupError {
-	where := fmt.Sprintf("%s:%d", cc.Host, cc.Port)
+	where := strings.Join(configHosts(&cc.Config), ",")
 	se := &StartupError{Err: err}
 	var dnsErr *net.DNSError
 	switch code := SQLState(err); {

@@ -136,6 +136,7 @@ func (a *App) Run(ctx context.Context) {
 		a.heartbeat,
 		a.recordPoolHistory,
 		a.captureHistory,
+		a.watchFailover,
 		func(ctx context.Context) { db.NewSessionStore(a.db).Cleanup(ctx, 5*time.Minute) },
 		func(ctx context.Context) {
 			if a.cfg.PoolLogInterval > 0 {

@@ -14,7 +14,9 @@ import (
 )
 
 // requiredTables must exist for the app to work.
-var requiredTables = []string{"users", "sessions", "departments", "employees", "audit_log", "login_throttle", "app_instances", "leave_requests", "leave_allowances"}
+var requiredTables = []string{"users", "sessions", "departments", "employees", "audit_log", "login_throttle", "app_instances",
+	"leave_requests", "leave_allowances", "failover_events", "employee_counts", "employee_words", "leases",
+	"pool_history", "server_history", "query_snapshots", "query_stats"}
 
 const (
 	// healthCacheFor: a flood of probes costs one database round trip a second.
@@ -71,6 +73,27 @@ type DatabaseCheck struct {
 	StatementTimeoutMS  int64   `json:"statement_timeout_ms"`
 	Error               string  `json:"error,omitempty"`
 	SlowPingThresholdMS float64 `json:"slow_ping_threshold_ms"`
+	// Host is the host:port (as the URL names it) that answered the ping.
+	Host string `json:"host,omitempty"`
+	// Primary is where hris writes, and when that last changed.
+	Primary *PrimaryCheck `json:"primary,omitempty"`
+}
+
+// PrimaryCheck is the host hris writes to (the main pool's primary) and,
+// with several hosts in DATABASE_URL, what hris believes about each.
+type PrimaryCheck struct {
+	Host      string       `json:"host"`
+	Since     time.Time    `json:"since"`
+	Previous  string       `json:"previous,omitempty"`
+	ChangedAt *time.Time   `json:"changed_at,omitempty"`
+	Hosts     []HostHealth `json:"hosts,omitempty"`
+}
+
+// HostHealth is one host of a multi-host DATABASE_URL.
+type HostHealth struct {
+	Host  string    `json:"host"`
+	State string    `json:"state"` // ok, mismatch (wrong role), down, unknown
+	Since time.Time `json:"since,omitzero"`
 }
 
 // TablesCheck lists required tables that are missing.
@@ -96,6 +119,10 @@ type healthChecker struct {
 	mu      sync.Mutex
 	last    Health
 	lastAt  time.Time
+	// lastEpoch is the hosts' epoch the cached verdict was made under: a
+	// move of the primary makes it stale at once, so health agrees with
+	// the first write on the new primary instead of a second later.
+	lastEpoch uint64
 	// prevEmpty detects acquires that had to wait since the last check:
 	// the pool was saturated in between even if it is not at this moment.
 	prevEmpty int64
@@ -108,8 +135,9 @@ func newHealthChecker(main, ops *db.DB, log *slog.Logger) *healthChecker {
 
 // Check returns the cached verdict or makes a new one.
 func (h *healthChecker) Check(ctx context.Context) Health {
+	epoch := h.epoch()
 	h.mu.Lock()
-	if !h.lastAt.IsZero() && time.Since(h.lastAt) < healthCacheFor {
+	if !h.lastAt.IsZero() && time.Since(h.lastAt) < healthCacheFor && h.lastEpoch == epoch {
 		res := h.last
 		h.mu.Unlock()
 		return res
@@ -120,9 +148,10 @@ func (h *healthChecker) Check(ctx context.Context) Health {
 		// cancel the check everyone else is waiting for.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthBudget)
 		defer cancel()
+		epoch := h.epoch()
 		res := h.run(ctx)
 		h.mu.Lock()
-		h.last, h.lastAt = res, time.Now()
+		h.last, h.lastAt, h.lastEpoch = res, time.Now(), epoch
 		h.mu.Unlock()
 		return res, nil
 	})
@@ -139,13 +168,16 @@ func (h *healthChecker) run(ctx context.Context) Health {
 
 	// Ping through the small ops pool: it answers "is the server there?"
 	// even while the main pool is saturated, which is reported separately.
-	rtt, err := h.ops.Ping(ctx, 2*time.Second)
+	ping := h.ops.PingHost(ctx, 2*time.Second)
+	rtt, err := ping.RTT, ping.Err
 	d.ResponseTimeMS = float64(rtt.Microseconds()) / 1000
 	d.Healthy = err == nil
+	d.Host = ping.Host
 	if err != nil {
 		d.Error = db.Reason(err)
 		h.log.Warn("health: database ping failed", "err", err)
 	}
+	d.Primary = primaryCheck(h.db.Hosts())
 
 	// The ops pool goes straight to PostgreSQL when HRIS_DB_DIRECT_URL is
 	// set; the pages go through DATABASE_URL (PgBouncer). Check that path
@@ -199,6 +231,29 @@ func (h *healthChecker) run(ctx context.Context) Health {
 	}
 	res.Success = res.Status != "unhealthy"
 	return res
+}
+
+// epoch changes whenever either pool's hosts change (see db.HostSet).
+func (h *healthChecker) epoch() uint64 {
+	return h.db.Hosts().Epoch()<<32 + h.ops.Hosts().Epoch()
+}
+
+func primaryCheck(hosts *db.HostSet) *PrimaryCheck {
+	p := hosts.Primary()
+	if p.Host == "" {
+		return nil
+	}
+	c := &PrimaryCheck{Host: p.Host, Since: p.Since.UTC(), Previous: p.Previous}
+	if !p.ChangedAt.IsZero() {
+		t := p.ChangedAt.UTC()
+		c.ChangedAt = &t
+	}
+	if hosts.Multi() {
+		for _, s := range hosts.Status() {
+			c.Hosts = append(c.Hosts, HostHealth{Host: s.Host, State: string(s.State), Since: s.Since.UTC()})
+		}
+	}
+	return c
 }
 
 // healthLive is liveness: the process answers. It never touches the database,

@@ -99,6 +99,11 @@ func TestHealthDetailedHealthy(t *testing.T) {
 	if d["healthy"] != true || d["pool_size"].(float64) != float64(e.DB.Config().MaxConns) {
 		t.Errorf("database check: %v", d)
 	}
+	// The host that answered, and the primary hris writes to (one host).
+	host := e.DB.Hosts().Hosts()[0]
+	if p := b.obj(t, "checks", "database", "primary"); d["host"] != host || p["host"] != host || p["since"] == nil || p["changed_at"] != nil {
+		t.Errorf("database host %v, primary %v; want both %s, never changed", d["host"], p, host)
+	}
 	if tb := b.obj(t, "checks", "tables"); tb["healthy"] != true || len(tb["missing"].([]any)) != 0 {
 		t.Errorf("tables check: %v", tb)
 	}

@@ -42,6 +42,12 @@ func newEnv(t *testing.T) *env {
 func newEnvConfig(t *testing.T, dcfg db.Config, wcfg web.Config) *env {
 	t.Helper()
 	d := dbtest.OpenConfig(t, dcfg)
+	return newEnvDBs(t, d, d, wcfg)
+}
+
+// newEnvDBs starts an app on the main pool d and the ops pool ops.
+func newEnvDBs(t *testing.T, d, ops *db.DB, wcfg web.Config) *env {
+	t.Helper()
 	if wcfg.SessionIdleTimeout == 0 {
 		wcfg.SessionIdleTimeout = time.Hour
 	}
@@ -58,7 +64,7 @@ func newEnvConfig(t *testing.T, dcfg db.Config, wcfg web.Config) *env {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	app := web.New(wcfg, d, d, log)
+	app := web.New(wcfg, d, ops, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	go app.Run(ctx)
 	srv := httptest.NewServer(app.Handler())

@@ -24,13 +24,14 @@ func (a *App) opsPage(w http.ResponseWriter, r *http.Request) {
 	p := parsePeriod(r.URL.Query().Get("period"), periodLive)
 	v := pages.OpsView{Instance: a.cfg.InstanceID, Version: a.cfg.Version, Period: p.Name, Periods: periodLinks("/ops", p, "")}
 	// The database panels load concurrently: the ops pool has two
-	// connections, and a slow server should cost one wait, not three.
-	done := make(chan struct{}, 4)
+	// connections, and a slow server should cost one wait, not four.
+	done := make(chan struct{}, 5)
 	go func() { v.Pool = a.poolPanel(ctx, p); done <- struct{}{} }()
 	go func() { v.Activity = a.activityView(ctx); done <- struct{}{} }()
 	go func() { v.Locks = a.locksView(ctx); done <- struct{}{} }()
 	go func() { v.Database = a.databasePanel(ctx, p); done <- struct{}{} }()
-	for range 4 {
+	go func() { v.Replication = a.replicationView(ctx); done <- struct{}{} }()
+	for range 5 {
 		<-done
 	}
 	// The fleet panel reuses the activity panel's reading of the server's

@@ -27,7 +27,7 @@ func TestOpsBrowserPollingAndCancel(t *testing.T) {
 	tb := e.newTab(t)
 	tb.loginForm(email, pw)
 	tb.open("/ops")
-	panels := []string{"#ops-pool", "#ops-database", "#ops-locks", "#ops-activity", "#ops-fleet"}
+	panels := []string{"#ops-pool", "#ops-database", "#ops-locks", "#ops-activity", "#ops-fleet", "#ops-replication"}
 	first := map[string]*string{}
 	for _, p := range panels {
 		first[p] = tb.el(p + " header time").MustAttribute("datetime")

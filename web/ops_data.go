@@ -105,6 +105,8 @@ type opsDashboard struct {
 	// charts' period switch, one cache per period.
 	poolHistory   map[string]*opsCache[[]db.PoolHistoryRow]
 	serverHistory map[string]*opsCache[[]db.ServerHistoryRow]
+	// replication is also read by the failover watcher.
+	replication *opsCache[replicationData]
 	// statements counts the SQL statements the dashboard ran.
 	statements atomic.Int64
 
@@ -193,6 +195,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		ph.ttl, sh.ttl = opsHistoryFor, opsHistoryFor
 		d.poolHistory[p.Name], d.serverHistory[p.Name] = ph, sh
 	}
+	d.replication = newReplicationCache(ops, d)
 	return d
 }
 

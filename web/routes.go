@@ -88,6 +88,7 @@ func (a *App) routes() http.Handler {
 				r.Get("/ops/queries", a.opsQueryList)
 				r.Get("/ops/queries/{queryid}", a.opsQueryShow)
 				r.Get("/ops/tables", a.opsTableList)
+				r.Get("/ops/replication", a.replicationPartial)
 				r.Get("/ops/backends/{pid}/cancel", a.backendCancelConfirm)
 				r.Post("/ops/backends/{pid}/cancel", a.backendCancelPost)
 				r.Get("/ops/backends/{pid}/terminate", a.backendTerminateConfirm)

@@ -272,3 +272,63 @@ func redact(u string) string {
 	}
 	return p.Redacted()
 }
+
+// NewStandby starts a streaming standby of primary (pg_basebackup) for one
+// test, named name in pg_stat_replication, and waits until it streams.
+// With sync, the primary then makes every standby synchronous
+// (synchronous_standby_names = '*'): a commit is acknowledged only once
+// the standby has it. Start the primary with synchronous_commit=on in
+// Settings for that (throwaway servers turn it off). The standby is
+// stopped when the test ends.
+func NewStandby(t testing.TB, primary *pglocal.Server, name string, sync bool) *pglocal.Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := primary.StartStandby(ctx, name, pglocal.Options{Dir: filepath.Join(t.TempDir(), "standby"), Throwaway: true})
+	if err != nil {
+		t.Fatalf("dbtest: start standby: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Stop(10 * time.Second) })
+	if _, err := primary.WaitStandby(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if !sync {
+		return s
+	}
+	conn, err := pgx.Connect(ctx, primary.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, sql := range []string{"ALTER SYSTEM SET synchronous_standby_names = '*'", "SELECT pg_reload_conf()"} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		state, err := primary.WaitStandby(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if state == "sync" {
+			return s
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// MultiHostURL is a DATABASE_URL naming every server in turn, with
+// target_session_attrs=read-write, for database name.
+func MultiHostURL(name string, servers ...*pglocal.Server) string {
+	hosts := make([]string, len(servers))
+	for i, s := range servers {
+		u, _ := url.Parse(s.URL(name))
+		hosts[i] = u.Host
+	}
+	u, _ := url.Parse(servers[0].URL(name))
+	u.Host = strings.Join(hosts, ",")
+	q := u.Query()
+	q.Set("target_session_attrs", "read-write")
+	u.RawQuery = q.Encode()
+	return u.String()
+}

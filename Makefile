@@ -51,10 +51,14 @@ bench: build
 	@./scripts/need initdb postgres pgbench wrk
 	$(GO) run ./bench $(BENCH_FLAGS)
 
-## vendor: copy the pinned htmx from npm into static/ (committed).
+## vendor: copy the pinned htmx from npm into static/, and axe-core into
+## web/testdata/ for the browser suite's accessibility checks (both
+## committed; axe is never served).
 vendor:
 	npm install --no-audit --no-fund --ignore-scripts
 	cp node_modules/htmx.org/dist/htmx.min.js static/htmx.min.js
+	mkdir -p web/testdata
+	cp node_modules/axe-core/axe.min.js web/testdata/axe.min.js
 
 clean:
 	rm -rf bin

@@ -12,8 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"hris/account"
 	"hris/db"
-	"hris/web"
 )
 
 // Bounds of a page's work at 200,000 employees. A sequential scan would
@@ -169,7 +169,7 @@ func (w *planWork) walk(n planNode) {
 
 // createAdmin adds an administrator with password.
 func createAdmin(ctx context.Context, d *db.DB, email, password string) error {
-	hash, err := web.HashPassword(password)
+	hash, err := account.HashPassword(password)
 	if err != nil {
 		return err
 	}

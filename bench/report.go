@@ -148,7 +148,7 @@ func printTables(w io.Writer, res Results) {
 		s.PoolSize, s.Clients, s.DurationS, s.WarmupS)
 	fmt.Fprintf(w, "1 client: median of 30 requests one at a time; CPU: µs per request of hris / PostgreSQL; others: cores used by other processes meanwhile\n\n")
 	for _, sz := range res.Sizes {
-		fmt.Fprintf(w, "%d employees, %d audit entries (seeded in %.1f s), peak RSS %.0f MiB\n", sz.Employees, sz.AuditEntries, sz.SeedS, sz.PeakRSSMB)
+		fmt.Fprintf(w, "%d employees (seeded in %.1f s), %d audit entries, peak RSS %.0f MiB\n", sz.Employees, sz.SeedS, sz.AuditEntries, sz.PeakRSSMB)
 	}
 	fmt.Fprintln(w)
 

@@ -35,12 +35,12 @@ func TestKeptCountsAndWordsFollowTheRows(t *testing.T) {
 			     (SELECT department_id, status, n FROM employee_counts WHERE n <> 0
 			      EXCEPT SELECT coalesce(department_id, 0), status, count(*) FROM employees GROUP BY 1, 2)) x),
 			  (SELECT count(*) FROM (
-			     SELECT w, e.last_name, e.first_name, e.id FROM employees e,
+			     SELECT w, e.last_name, e.first_name, e.id, e.email FROM employees e,
 			            unnest(employee_search_words(e.first_name, e.last_name, e.email)) w
-			     EXCEPT SELECT word, last_name, first_name, employee_id FROM employee_words) x),
+			     EXCEPT SELECT word, last_name, first_name, employee_id, email FROM employee_words) x),
 			  (SELECT count(*) FROM (
-			     SELECT word, last_name, first_name, employee_id FROM employee_words
-			     EXCEPT SELECT w, e.last_name, e.first_name, e.id FROM employees e,
+			     SELECT word, last_name, first_name, employee_id, email FROM employee_words
+			     EXCEPT SELECT w, e.last_name, e.first_name, e.id, e.email FROM employees e,
 			            unnest(employee_search_words(e.first_name, e.last_name, e.email)) w) x)`).
 			Scan(&countDiff, &wordDiff, &extraWords)
 		if err != nil {

@@ -442,15 +442,15 @@ func (q *Queries) GetEmployeeForUpdate(ctx context.Context, id int64) (Employee,
 }
 
 const intersectSearchByName = `-- name: IntersectSearchByName :many
-WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
-    (SELECT a.last_name, a.first_name, a.employee_id, false, 0, 0
+WITH RECURSIVE lf (last_name, first_name, employee_id, email, hit, hits, steps) AS (
+    (SELECT a.last_name, a.first_name, a.employee_id, a.email, false, 0, 0
      FROM employee_words a
      WHERE a.word = lower($1::text)
        AND (a.last_name, a.first_name, a.employee_id) > ($2::text, $3::text, $4::bigint)
      ORDER BY a.word, a.last_name, a.first_name, a.employee_id
      LIMIT 1)
     UNION ALL
-    SELECT nxt.last_name, nxt.first_name, nxt.employee_id, step.hit, lf.hits + step.hit::int, lf.steps + 1
+    SELECT nxt.last_name, nxt.first_name, nxt.employee_id, nxt.email, step.hit, lf.hits + step.hit::int, lf.steps + 1
     FROM lf
     CROSS JOIN LATERAL (
         SELECT b.last_name, b.first_name, b.employee_id FROM employee_words b
@@ -460,22 +460,25 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
         LIMIT 1
     ) b
     CROSS JOIN LATERAL (
-        SELECT b.employee_id = lf.employee_id AND coalesce((
-                   SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || lower($6::text) || '%'
-                          AND ($7::bigint IS NULL OR x.department_id = $7)
-                          AND ($8::text = '' OR x.status = $8)
-                          AND x.id <> $9::bigint AND (NOT $10::boolean OR x.status <> 'terminated')
-                   FROM employees x WHERE x.id = lf.employee_id), false) AS hit
+        SELECT b.employee_id = lf.employee_id
+               AND lower(lf.first_name || ' ' || lf.last_name || ' ' || lf.email) LIKE '%' || lower($6::text) || '%'
+               AND lf.employee_id <> $7::bigint
+               AND (NOT $8::boolean OR coalesce((
+                   SELECT ($9::bigint IS NULL OR x.department_id = $9)
+                          AND ($10::text = '' OR x.status = $10)
+                          AND (NOT $11::boolean OR x.status <> 'terminated')
+                   FROM employees x WHERE x.id = lf.employee_id), false)) AS hit
+        OFFSET 0 -- evaluated once per step, not once per use of hit
     ) step
     LEFT JOIN LATERAL (
-        SELECT a.last_name, a.first_name, a.employee_id FROM employee_words a
+        SELECT a.last_name, a.first_name, a.employee_id, a.email FROM employee_words a
         WHERE a.word = lower($1::text)
           AND (a.last_name, a.first_name, a.employee_id) >= (b.last_name, b.first_name, b.employee_id)
           AND (a.last_name, a.first_name, a.employee_id) <> (lf.last_name, lf.first_name, lf.employee_id)
         ORDER BY a.word, a.last_name, a.first_name, a.employee_id
         LIMIT 1
     ) nxt ON true
-    WHERE lf.employee_id IS NOT NULL AND lf.hits < $11::int AND lf.steps < $12::int
+    WHERE lf.employee_id IS NOT NULL AND lf.hits < $12::int AND lf.steps < $13::int
 ),
 walked AS (
     -- A row's hit is about the candidate of the row before it.
@@ -502,9 +505,10 @@ type IntersectSearchByNameParams struct {
 	AfterID        int64
 	WordB          string
 	Phrase         string
+	ExcludeID      int64
+	Filtered       bool
 	DepartmentID   *int64
 	Status         string
-	ExcludeID      int64
 	HideTerminated bool
 	PageSize       int32
 	MaxSteps       int32
@@ -551,9 +555,10 @@ func (q *Queries) IntersectSearchByName(ctx context.Context, arg IntersectSearch
 		arg.AfterID,
 		arg.WordB,
 		arg.Phrase,
+		arg.ExcludeID,
+		arg.Filtered,
 		arg.DepartmentID,
 		arg.Status,
-		arg.ExcludeID,
 		arg.HideTerminated,
 		arg.PageSize,
 		arg.MaxSteps,
@@ -871,14 +876,15 @@ WITH RECURSIVE words (word, n) AS (
         SELECT w.last_name, w.first_name, w.employee_id FROM employee_words w
         WHERE w.word = words.word
           AND (w.last_name, w.first_name, w.employee_id) > ($3::text, $4::text, $5::bigint)
-          -- A subquery per entry, not a join: the planner would rather
-          -- hash every employee matching the phrase (a scan of the table)
-          -- than look up the few entries the page reads.
-          AND (NOT $6::boolean OR coalesce((
-              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || lower($7::text) || '%'
-                     AND ($8::bigint IS NULL OR x.department_id = $8)
-                     AND ($9::text = '' OR x.status = $9)
-                     AND x.id <> $10::bigint AND (NOT $11::boolean OR x.status <> 'terminated')
+          -- The whole search, on the index entry: no row read.
+          AND ($6::text = '' OR lower(w.first_name || ' ' || w.last_name || ' ' || w.email) LIKE '%' || lower($6) || '%')
+          AND w.employee_id <> $7::bigint
+          -- The list's filters need the row: a subquery per entry, not a
+          -- join, which the planner would rather make a scan of the table.
+          AND (NOT $8::boolean OR coalesce((
+              SELECT ($9::bigint IS NULL OR x.department_id = $9)
+                     AND ($10::text = '' OR x.status = $10)
+                     AND (NOT $11::boolean OR x.status <> 'terminated')
               FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.last_name, w.first_name, w.employee_id
         LIMIT $12
@@ -901,11 +907,11 @@ type SearchEmployeesByNameParams struct {
 	AfterLastName  string
 	AfterFirstName string
 	AfterID        int64
-	Filtered       bool
 	Phrase         string
+	ExcludeID      int64
+	Filtered       bool
 	DepartmentID   *int64
 	Status         string
-	ExcludeID      int64
 	HideTerminated bool
 	PageSize       int32
 }
@@ -926,9 +932,9 @@ type SearchEmployeesByNameRow struct {
 // starting with word it reads that word's first matches after the cursor
 // in name order (its entries are stored in that order), then merges them:
 // at most max_words times a page, whatever the number of matches. The
-// other conditions (the phrase, department, status; for the picker an
-// excluded employee and the terminated ones) are checked on the
-// employee's row only when there are any (filtered).
+// whole search (phrase: ” when it is the word alone) is checked on the
+// index entry; the list's filters (department, status; for the picker the
+// terminated) on the employee's row, only when there are any (filtered).
 func (q *Queries) SearchEmployeesByName(ctx context.Context, arg SearchEmployeesByNameParams) ([]SearchEmployeesByNameRow, error) {
 	rows, err := q.db.Query(ctx, searchEmployeesByName,
 		arg.Word,
@@ -936,11 +942,11 @@ func (q *Queries) SearchEmployeesByName(ctx context.Context, arg SearchEmployees
 		arg.AfterLastName,
 		arg.AfterFirstName,
 		arg.AfterID,
-		arg.Filtered,
 		arg.Phrase,
+		arg.ExcludeID,
+		arg.Filtered,
 		arg.DepartmentID,
 		arg.Status,
-		arg.ExcludeID,
 		arg.HideTerminated,
 		arg.PageSize,
 	)

@@ -7,8 +7,13 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// ErrNotFound is a query that found no row: the record does not exist
+// (pgx.ErrNoRows, under the name the web layer and the CLI use).
+var ErrNotFound = pgx.ErrNoRows
 
 // ErrPoolTimeout means no pooled connection became free within the acquire
 // budget (HRIS_DB_ACQUIRE_TIMEOUT): the pool is saturated or the server
@@ -44,13 +49,41 @@ func SQLState(err error) string {
 	return ""
 }
 
-// IsUniqueViolation reports a unique constraint failure, and which one.
-func IsUniqueViolation(err error) (constraint string, ok bool) {
+// IsForeignKeyViolation reports a foreign key failure, and which one: the
+// row refers to one that does not exist (or is referred to, on delete).
+func IsForeignKeyViolation(err error) (constraint string, ok bool) {
+	return violation(err, "23503")
+}
+
+// IsExclusionViolation reports an exclusion constraint failure (two rows
+// that may not overlap, overlapping), and which one.
+func IsExclusionViolation(err error) (constraint string, ok bool) {
+	return violation(err, "23P01")
+}
+
+func violation(err error, code string) (string, bool) {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	if errors.As(err, &pgErr) && pgErr.Code == code {
 		return pgErr.ConstraintName, true
 	}
 	return "", false
+}
+
+// IsUnstorableText reports text PostgreSQL refuses to store: a NUL byte,
+// or bytes that are not valid UTF-8 (22021), or characters the database's
+// encoding lacks (22P05). The web checks text before it gets here; this is
+// the backstop, so such input is a client's mistake (400), never a 500.
+func IsUnstorableText(err error) bool {
+	switch SQLState(err) {
+	case "22021", "22P05":
+		return true
+	}
+	return false
+}
+
+// IsUniqueViolation reports a unique constraint failure, and which one.
+func IsUniqueViolation(err error) (constraint string, ok bool) {
+	return violation(err, "23505")
 }
 
 // isOutage reports errors that say the server is gone, hung, overloaded or

@@ -14,7 +14,10 @@ import (
 
 // DB is the application's handle on PostgreSQL: one pgxpool plus the rules
 // for using it (acquire budget, statement deadline, safe retries). Handlers
-// reach the database only through Read, InTx and InTxIdempotent.
+// reach the database through Read (retried reads), InTx and InTxIdempotent
+// (transactions, retried where safe) and Once (no retry, for work a retry
+// would repeat outside the database); Pool itself is for what manages the
+// pool (stats, health, tests) and the seed's bulk load.
 type DB struct {
 	Pool     *pgxpool.Pool
 	Backends *Backends

@@ -83,6 +83,7 @@ type EmployeeWord struct {
 	LastName   string
 	FirstName  string
 	EmployeeID int64
+	Email      string
 }
 
 type FailoverEvent struct {

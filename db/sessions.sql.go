@@ -57,8 +57,10 @@ const deleteUserSessions = `-- name: DeleteUserSessions :execrows
 DELETE FROM sessions WHERE user_id = $1
 `
 
-// DeleteUserSessions ends every session of a user: a password reset or a
-// deactivation logs them out everywhere at once.
+// DeleteUserSessions ends every session of a user: a password reset logs
+// them out everywhere at once, and a reactivation makes sure sessions from
+// before the deactivation do not come back (a deactivated user's sessions
+// are refused on every request; see account.SetActive).
 func (q *Queries) DeleteUserSessions(ctx context.Context, userID *int64) (int64, error) {
 	result, err := q.db.Exec(ctx, deleteUserSessions, userID)
 	if err != nil {

@@ -44,8 +44,10 @@ type Beginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// InTx is the transaction rule on its own, for code holding a connection
-// (the CLI, tests): commit when fn returns nil, roll back otherwise.
+// InTx is the transaction rule on its own, without acquiring or retrying:
+// commit when fn returns nil, roll back otherwise (and on a panic). DB.InTx
+// and the ops pool's limited transactions run through it, on a connection
+// they hold; tests use it on a pool.
 func InTx(ctx context.Context, b Beginner, fn Query) (err error) {
 	tx, err := b.Begin(ctx)
 	if err != nil {

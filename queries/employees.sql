@@ -97,9 +97,9 @@ FROM (
 -- starting with word it reads that word's first matches after the cursor
 -- in name order (its entries are stored in that order), then merges them:
 -- at most max_words times a page, whatever the number of matches. The
--- other conditions (the phrase, department, status; for the picker an
--- excluded employee and the terminated ones) are checked on the
--- employee's row only when there are any (filtered).
+-- whole search (phrase: '' when it is the word alone) is checked on the
+-- index entry; the list's filters (department, status; for the picker the
+-- terminated) on the employee's row, only when there are any (filtered).
 -- name: SearchEmployeesByName :many
 WITH RECURSIVE words (word, n) AS (
     (SELECT w.word, 1 FROM employee_words w
@@ -117,14 +117,15 @@ WITH RECURSIVE words (word, n) AS (
         SELECT w.last_name, w.first_name, w.employee_id FROM employee_words w
         WHERE w.word = words.word
           AND (w.last_name, w.first_name, w.employee_id) > (@after_last_name::text, @after_first_name::text, @after_id::bigint)
-          -- A subquery per entry, not a join: the planner would rather
-          -- hash every employee matching the phrase (a scan of the table)
-          -- than look up the few entries the page reads.
+          -- The whole search, on the index entry: no row read.
+          AND (@phrase::text = '' OR lower(w.first_name || ' ' || w.last_name || ' ' || w.email) LIKE '%' || lower(@phrase) || '%')
+          AND w.employee_id <> @exclude_id::bigint
+          -- The list's filters need the row: a subquery per entry, not a
+          -- join, which the planner would rather make a scan of the table.
           AND (NOT @filtered::boolean OR coalesce((
-              SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || lower(@phrase::text) || '%'
-                     AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
+              SELECT (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
                      AND (@status::text = '' OR x.status = @status)
-                     AND x.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR x.status <> 'terminated')
+                     AND (NOT @hide_terminated::boolean OR x.status <> 'terminated')
               FROM employees x WHERE x.id = w.employee_id), false))
         ORDER BY w.last_name, w.first_name, w.employee_id
         LIMIT @page_size
@@ -177,15 +178,15 @@ LIMIT @page_size;
 -- its key is the next candidate (id 0 when word_a ran out) and steps tells
 -- whether it gave up, in which case web/ offers to continue from there.
 -- name: IntersectSearchByName :many
-WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
-    (SELECT a.last_name, a.first_name, a.employee_id, false, 0, 0
+WITH RECURSIVE lf (last_name, first_name, employee_id, email, hit, hits, steps) AS (
+    (SELECT a.last_name, a.first_name, a.employee_id, a.email, false, 0, 0
      FROM employee_words a
      WHERE a.word = lower(@word_a::text)
        AND (a.last_name, a.first_name, a.employee_id) > (@after_last_name::text, @after_first_name::text, @after_id::bigint)
      ORDER BY a.word, a.last_name, a.first_name, a.employee_id
      LIMIT 1)
     UNION ALL
-    SELECT nxt.last_name, nxt.first_name, nxt.employee_id, step.hit, lf.hits + step.hit::int, lf.steps + 1
+    SELECT nxt.last_name, nxt.first_name, nxt.employee_id, nxt.email, step.hit, lf.hits + step.hit::int, lf.steps + 1
     FROM lf
     CROSS JOIN LATERAL (
         SELECT b.last_name, b.first_name, b.employee_id FROM employee_words b
@@ -195,15 +196,18 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, hit, hits, steps) AS (
         LIMIT 1
     ) b
     CROSS JOIN LATERAL (
-        SELECT b.employee_id = lf.employee_id AND coalesce((
-                   SELECT lower(x.first_name || ' ' || x.last_name || ' ' || x.email) LIKE '%' || lower(@phrase::text) || '%'
-                          AND (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
+        SELECT b.employee_id = lf.employee_id
+               AND lower(lf.first_name || ' ' || lf.last_name || ' ' || lf.email) LIKE '%' || lower(@phrase::text) || '%'
+               AND lf.employee_id <> @exclude_id::bigint
+               AND (NOT @filtered::boolean OR coalesce((
+                   SELECT (sqlc.narg('department_id')::bigint IS NULL OR x.department_id = sqlc.narg('department_id'))
                           AND (@status::text = '' OR x.status = @status)
-                          AND x.id <> @exclude_id::bigint AND (NOT @hide_terminated::boolean OR x.status <> 'terminated')
-                   FROM employees x WHERE x.id = lf.employee_id), false) AS hit
+                          AND (NOT @hide_terminated::boolean OR x.status <> 'terminated')
+                   FROM employees x WHERE x.id = lf.employee_id), false)) AS hit
+        OFFSET 0 -- evaluated once per step, not once per use of hit
     ) step
     LEFT JOIN LATERAL (
-        SELECT a.last_name, a.first_name, a.employee_id FROM employee_words a
+        SELECT a.last_name, a.first_name, a.employee_id, a.email FROM employee_words a
         WHERE a.word = lower(@word_a::text)
           AND (a.last_name, a.first_name, a.employee_id) >= (b.last_name, b.first_name, b.employee_id)
           AND (a.last_name, a.first_name, a.employee_id) <> (lf.last_name, lf.first_name, lf.employee_id)

@@ -23,8 +23,10 @@ ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry
 UPDATE sessions SET data = @data, expiry = @expiry, user_id = sqlc.narg('user_id')
 WHERE token = @token;
 
--- DeleteUserSessions ends every session of a user: a password reset or a
--- deactivation logs them out everywhere at once.
+-- DeleteUserSessions ends every session of a user: a password reset logs
+-- them out everywhere at once, and a reactivation makes sure sessions from
+-- before the deactivation do not come back (a deactivated user's sessions
+-- are refused on every request; see account.SetActive).
 -- name: DeleteUserSessions :execrows
 DELETE FROM sessions WHERE user_id = $1;
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"hris/account"
 	"hris/db"
 )
 
@@ -120,7 +121,7 @@ func New(cfg Config, database, opsDB *db.DB, log *slog.Logger) *App {
 	a.ops = newOpsDashboard(opsDB)
 	a.history = newHistory(a)
 	a.metrics = newMetrics(a)
-	a.dummyHash, _ = HashPassword("not a real password, only something to compare against")
+	a.dummyHash, _ = account.HashPassword("not a real password, only something to compare against")
 	return a
 }
 

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 
+	"hris/account"
 	"hris/db"
+	"hris/views/pages"
 )
 
 // auditEntry is one audit_log row: who did what to which record, with the
@@ -21,6 +24,15 @@ type auditEntry struct {
 	// name the account being logged in to instead.
 	ActorID    int64
 	ActorEmail string
+}
+
+// actor is who makes the request's changes, for the audit log.
+func (a *App) actor(r *http.Request) account.Actor {
+	act := account.Actor{ClientIP: a.clientIP(r)}
+	if u := currentUser(r.Context()); u != nil {
+		act.ID, act.Email = u.ID, u.Email
+	}
+	return act
 }
 
 // audit writes e with q, which must be the transaction of the change it
@@ -65,4 +77,27 @@ func auditJSON(v any) (json.RawMessage, error) {
 		return nil, fmt.Errorf("audit: encode: %w", err)
 	}
 	return b, nil
+}
+
+// toAuditRows prepares audit entries for display.
+func toAuditRows(rows []db.AuditLog) []pages.AuditRow {
+	out := make([]pages.AuditRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, pages.AuditRow{
+			ID: r.ID, At: r.At, ActorEmail: r.ActorEmail, Action: r.Action, Entity: r.Entity,
+			EntityID: r.EntityID, Before: prettyJSON(r.Before), After: prettyJSON(r.After), ClientIP: r.ClientIp,
+		})
+	}
+	return out
+}
+
+func prettyJSON(b json.RawMessage) string {
+	if len(b) == 0 || string(b) == "null" {
+		return ""
+	}
+	var out bytes.Buffer
+	if json.Indent(&out, b, "", "  ") != nil {
+		return string(b)
+	}
+	return out.String()
 }

@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"hris/account"
 	"hris/db"
 	"hris/views/pages"
 )
@@ -30,8 +29,10 @@ const (
 // email alike, so the form cannot be used to find out who has an account.
 const badCredentials = "Email or password is incorrect."
 
-func throttleKeys(email, ip string) (account, address string) {
-	return "email:" + strings.ToLower(strings.TrimSpace(email)), "ip:" + ip
+// throttleKeys are the login throttle's keys: the account's and the
+// client address's.
+func throttleKeys(email, ip string) (accountKey, addressKey string) {
+	return account.ThrottleKey(email), "ip:" + ip
 }
 
 func (a *App) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +56,12 @@ func (a *App) loginPost(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnprocessableEntity, "Enter your email and password.")
 		return
 	}
+	if unstorable(email) {
+		// No account has such an address; nothing to look up or count.
+		form.Email = cleanText(email)
+		fail(http.StatusUnprocessableEntity, "Enter your email address without the characters that cannot be stored.")
+		return
+	}
 	accountKey, addressKey := throttleKeys(email, a.clientIP(r))
 
 	var blocked []db.ThrottleBlockedRow
@@ -65,7 +72,7 @@ func (a *App) loginPost(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		user, err = q.GetUserByEmail(ctx, email)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, db.ErrNotFound) {
 			found, err = false, nil
 		}
 		return err
@@ -88,7 +95,7 @@ func (a *App) loginPost(w http.ResponseWriter, r *http.Request) {
 	if found {
 		hash = user.PasswordHash
 	}
-	ok := CheckPassword(hash, password) && found
+	ok := account.CheckPassword(hash, password) && found
 
 	if !ok {
 		var lockedUntil *time.Time

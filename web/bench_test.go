@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"hris/account"
 	"hris/db"
 	"hris/db/dbtest"
 )
@@ -19,7 +20,7 @@ import (
 func BenchmarkLoadUser(b *testing.B) {
 	d := dbtest.Open(b)
 	a := New(Config{SessionIdleTimeout: time.Hour, SessionLifetime: 24 * time.Hour, InstanceID: "bench"}, d, d, nil)
-	hash, err := HashPassword("bench password")
+	hash, err := account.HashPassword("bench password")
 	if err != nil {
 		b.Fatal(err)
 	}

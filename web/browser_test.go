@@ -30,12 +30,22 @@ func TestBrowserLoginAndLogout(t *testing.T) {
 		t.Errorf("title %q", tb.title())
 	}
 	tb.screenshot("login")
+	for _, scheme := range []string{"light", "dark"} {
+		tb.colorScheme(scheme)
+		if found := tb.accessibility(); len(found) > 0 {
+			t.Errorf("login page (%s theme): axe finds:\n  %s", scheme, strings.Join(found, "\n  "))
+		}
+	}
+	tb.colorScheme("light")
 
 	tb.fill("#email", email)
 	tb.fill("#password", "not the password")
 	tb.click("button[type=submit]", true)
 	if !strings.Contains(tb.text(), "Email or password is incorrect.") {
 		t.Fatalf("no message after a wrong password:\n%s", tb.text())
+	}
+	if found := tb.accessibility(); len(found) > 0 {
+		t.Errorf("login page with its error: axe finds:\n  %s", strings.Join(found, "\n  "))
 	}
 	if v, _ := tb.el("#email").Property("value"); v.Str() != email {
 		t.Errorf("email field lost what was typed: %q", v.Str())
@@ -464,6 +474,10 @@ func TestBrowserPagesLookFinished(t *testing.T) {
 		{"/users/new", "New user", 200, "", ""},
 		{"/audit", "Audit log", 200, "audit", ""},
 		{"/ops", "Ops", 200, "", "ops-phone"},
+		{"/ops/queries", "Queries", 200, "", ""},
+		{"/ops/tables", "Tables", 200, "", ""},
+		{"/leave", "Leave", 200, "", ""},
+		{"/leave/new", "Request leave", 200, "", ""},
 		{"/no/such/page", "Not found", 404, "404", ""},
 	} {
 		tb.open(p.path)
@@ -479,7 +493,19 @@ func TestBrowserPagesLookFinished(t *testing.T) {
 		if p.shot != "" {
 			tb.screenshot(p.shot)
 		}
+		// Accessibility: no serious or critical axe violation, in either
+		// theme, at desktop and at phone width.
+		for _, scheme := range []string{"light", "dark"} {
+			tb.colorScheme(scheme)
+			if found := tb.accessibility(); len(found) > 0 {
+				t.Errorf("%s (%s theme): axe finds:\n  %s", p.path, scheme, strings.Join(found, "\n  "))
+			}
+		}
+		tb.colorScheme("light")
 		tb.phone()
+		if found := tb.accessibility(); len(found) > 0 {
+			t.Errorf("%s at phone width: axe finds:\n  %s", p.path, strings.Join(found, "\n  "))
+		}
 		if out := tb.overflow(); len(out) > 0 {
 			t.Errorf("%s at 390px wide scrolls sideways:\n  %s", p.path, strings.Join(out, "\n  "))
 		}

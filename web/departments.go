@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"hris/db"
 	"hris/views/components"
@@ -90,7 +89,7 @@ func (a *App) departmentCreatePost(w http.ResponseWriter, r *http.Request) {
 	err := a.db.InTxIdempotent(r.Context(), func(ctx context.Context, q *db.Queries) (err error) {
 		created = false
 		d, err = q.CreateDepartment(ctx, db.CreateDepartmentParams{Name: f.Name, Description: f.Description, CreateKey: &key})
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, db.ErrNotFound) {
 			d, err = q.GetDepartmentByCreateKey(ctx, &key) // this form was saved before
 			return err
 		}
@@ -198,7 +197,7 @@ func (a *App) departmentEditPost(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 		after, err = q.UpdateDepartment(ctx, db.UpdateDepartmentParams{ID: id, Version: version, Name: f.Name, Description: f.Description})
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, db.ErrNotFound) {
 			return errStale
 		}
 		if err != nil {
@@ -293,7 +292,7 @@ func (a *App) departmentDeletePost(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &notEmpty):
 		a.flash(r, "error", "Move or remove its "+components.Count(notEmpty.employees, "employee", "employees")+" first; only an empty department can be deleted.")
 		redirect(w, r, departmentPath(id))
-	case foreignKeyViolationOf(err, "employees_department_id_fkey"):
+	case isForeignKeyViolation(err, "employees_department_id_fkey"):
 		// An employee arrived despite the lock (cannot happen today; kept
 		// so the answer stays right if the locking changes).
 		a.flash(r, "error", "Move or remove its employees first; only an empty department can be deleted.")
@@ -306,7 +305,9 @@ func (a *App) departmentDeletePost(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func foreignKeyViolationOf(err error, constraint string) bool {
-	c, ok := foreignKeyViolation(err)
+// isForeignKeyViolation reports that err is the failure of the foreign
+// key named constraint.
+func isForeignKeyViolation(err error, constraint string) bool {
+	c, ok := db.IsForeignKeyViolation(err)
 	return ok && c == constraint
 }

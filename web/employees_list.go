@@ -41,7 +41,7 @@ func employeeFilterFrom(v url.Values) employeeFilter {
 	if id, err := strconv.ParseInt(v.Get("department"), 10, 64); err == nil && id > 0 {
 		f.Department = &id
 	}
-	if s := v.Get("status"); employeeStatuses[s] {
+	if s := v.Get("status"); components.IsEmployeeStatus(s) {
 		f.Status = s
 	}
 	if v.Get("sort") == "hire_date" {
@@ -172,6 +172,17 @@ const (
 // several words simply reads in order, checking the others on each.
 const searchFewEntries = 200
 
+// sortLimit is how many entries of its word a search counts: a one-word
+// search up to the count it shows (and the most it sorts whole, in
+// hire-date order); a search of several words only up to what tells a
+// rare word from a common one.
+func sortLimit(s employeeSearch) int32 {
+	if s.Bare {
+		return searchCountUpTo
+	}
+	return searchFewEntries
+}
+
 // chooseSearchPlan picks the plan from the counts of each of s.Words.
 // listFiltered says a department or status narrows the list too.
 func chooseSearchPlan(s employeeSearch, counts []db.CountWordMatchesRow, byName, listFiltered bool) searchPlan {
@@ -193,9 +204,9 @@ func chooseSearchPlan(s employeeSearch, counts []db.CountWordMatchesRow, byName,
 		// department (or status) matches from each of them; the filter's
 		// own index, walked in order, finds such a common start at once.
 		return searchPlan{kind: searchWalk, driver: driver}
-	case !byName && counts[driver].Entries > searchCountUpTo:
+	case !byName && counts[driver].Entries > sortLimit(s):
 		// In hire-date order a word's matches are sorted whole; a word
-		// with more than a thousand is common enough to walk the list.
+		// with more than that many is common enough to walk the list.
 		return searchPlan{kind: searchWalk, driver: driver}
 	case len(counts) == 1 || counts[driver].Entries <= searchFewEntries || !byName:
 		return searchPlan{kind: searchMerge, driver: driver}
@@ -229,7 +240,14 @@ const searchMaxSteps = 1000
 // intersection ran out of steps before it found a page.
 func (p employeePage) queueSearch(ctx context.Context, lb *db.ListBatch, s employeeSearch, plan searchPlan, rows *[]db.ListEmployeesByNameRow, gaveUp *bool) {
 	f := p.f
-	filtered := !s.Bare || f.Department != nil || f.Status != "" || p.exclude != 0 || p.hideTerminated
+	// rowFiltered: conditions only the employee's row answers. phrase:
+	// the whole search, checked on the index entry ('' when the word alone
+	// is the search, which finding it already checked).
+	rowFiltered := f.Department != nil || f.Status != "" || p.hideTerminated
+	phrase := s.Phrase
+	if s.Bare {
+		phrase = ""
+	}
 	byHireDate := f.Sort == "hire_date"
 	lastName, firstName, nameID := p.afterName()
 	hired, hiredID := p.afterHireDate()
@@ -243,7 +261,7 @@ func (p employeePage) queueSearch(ctx context.Context, lb *db.ListBatch, s emplo
 		case plan.kind == searchIntersect:
 			var r []db.IntersectSearchByNameRow
 			r, err = q.IntersectSearchByName(ctx, db.IntersectSearchByNameParams{WordA: plan.a, WordB: plan.b,
-				AfterLastName: lastName, AfterFirstName: firstName, AfterID: nameID, Phrase: s.Phrase,
+				AfterLastName: lastName, AfterFirstName: firstName, AfterID: nameID, Phrase: s.Phrase, Filtered: rowFiltered,
 				DepartmentID: f.Department, Status: f.Status, ExcludeID: p.exclude, HideTerminated: p.hideTerminated,
 				PageSize: p.limit, MaxSteps: searchMaxSteps})
 			*rows = (*rows)[:0]
@@ -271,13 +289,14 @@ func (p employeePage) queueSearch(ctx context.Context, lb *db.ListBatch, s emplo
 		case byHireDate:
 			var r []db.SearchEmployeesByHireDateRow
 			r, err = q.SearchEmployeesByHireDate(ctx, db.SearchEmployeesByHireDateParams{Word: w.Word,
-				AfterHireDate: hired, AfterID: hiredID, Filtered: filtered, Phrase: s.Phrase, DepartmentID: f.Department, Status: f.Status,
+				AfterHireDate: hired, AfterID: hiredID, Filtered: rowFiltered || !s.Bare || p.exclude != 0, Phrase: s.Phrase,
+				DepartmentID: f.Department, Status: f.Status,
 				ExcludeID: p.exclude, HideTerminated: p.hideTerminated, PageSize: p.limit})
 			*rows = convertRows(r, func(r db.SearchEmployeesByHireDateRow) db.ListEmployeesByNameRow { return db.ListEmployeesByNameRow(r) })
 		default:
 			var r []db.SearchEmployeesByNameRow
 			r, err = q.SearchEmployeesByName(ctx, db.SearchEmployeesByNameParams{Word: w.Word, MaxWords: searchMaxWords,
-				AfterLastName: lastName, AfterFirstName: firstName, AfterID: nameID, Filtered: filtered, Phrase: s.Phrase,
+				AfterLastName: lastName, AfterFirstName: firstName, AfterID: nameID, Filtered: rowFiltered, Phrase: phrase,
 				DepartmentID: f.Department, Status: f.Status, ExcludeID: p.exclude, HideTerminated: p.hideTerminated, PageSize: p.limit})
 			*rows = convertRows(r, func(r db.SearchEmployeesByNameRow) db.ListEmployeesByNameRow { return db.ListEmployeesByNameRow(r) })
 		}
@@ -400,10 +419,14 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 func (p employeePage) search(ctx context.Context, q *db.Queries, s employeeSearch, extra func(*db.ListBatch)) ([]db.ListEmployeesByNameRow, []db.CountWordMatchesRow, error) {
 	counts := make([]db.CountWordMatchesRow, len(s.Words))
 	lb := db.NewListBatch()
+	// A one-word search shows its count, up to searchCountUpTo; a search
+	// of several words only needs to know which word is rarest, and
+	// whether it is rare enough to read whole (searchFewEntries).
+	upTo := int32(sortLimit(s) + 1)
 	for i, w := range s.Words {
 		lb.Queue(func(q *db.Queries) (err error) {
 			counts[i], err = q.CountWordMatches(ctx, db.CountWordMatchesParams{
-				Word: w.Word, UpTo: searchCountUpTo + 1, MaxWords: searchMaxWords})
+				Word: w.Word, UpTo: upTo, MaxWords: searchMaxWords})
 			return err
 		})
 	}

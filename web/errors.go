@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
-
 	"hris/db"
 	"hris/views/pages"
 )
@@ -19,9 +17,10 @@ const statusClientClosed = 499
 // restarting PostgreSQL or a saturated pool takes to recover.
 const retryAfterSeconds = 5
 
-// handleError is the one place errors become responses: no rows → 404, an
-// unavailable database → 503, a client that went away → nothing, anything
-// else → 500 with the detail in the log only.
+// handleError is the one place errors become responses: no rows → 404,
+// text the database cannot store → 400, an unavailable database → 503, a
+// client that went away → nothing, anything else → 500 with the detail in
+// the log only.
 func (a *App) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case r.Context().Err() != nil:
@@ -30,8 +29,13 @@ func (a *App) handleError(w http.ResponseWriter, r *http.Request, err error) {
 		// left to read an answer.
 		a.log.Debug("request abandoned by client", "path", r.URL.Path, "err", err, "request_id", requestID(r.Context()))
 		w.WriteHeader(statusClientClosed)
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, db.ErrNotFound), errors.Is(err, errNoSuchRecord):
 		a.notFound(w, r)
+	case db.IsUnstorableText(err):
+		// The checks at the edge (text.go) should have caught it first.
+		a.log.Warn("unstorable text reached the database", "err", err, "path", r.URL.Path, "request_id", requestID(r.Context()))
+		a.clientError(w, r, http.StatusBadRequest, "Characters that cannot be stored",
+			"What was sent contains characters that cannot be stored (such as a NUL byte, or bytes that are not UTF-8 text). Check what you typed or pasted, and try again.")
 	case errors.Is(err, db.ErrUnavailable):
 		a.dbUnavailable(w, r, err)
 	default:
@@ -43,6 +47,11 @@ func (a *App) handleError(w http.ResponseWriter, r *http.Request, err error) {
 // SQL reach the browser.
 func (a *App) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.Error("server error", "err", err, "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()))
+	a.serverErrorPage(w, r)
+}
+
+// serverErrorPage is the 500 page, for errors and panics alike.
+func (a *App) serverErrorPage(w http.ResponseWriter, r *http.Request) {
 	a.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
 		"The error has been logged. If it keeps happening, tell an administrator and quote the request ID below.")
 }

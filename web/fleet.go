@@ -80,8 +80,8 @@ func (a *App) heartbeat(ctx context.Context) {
 
 // fleetCache reads app_instances at most once a second however many admins
 // watch, like the other /ops panels.
-func newFleetCache(ops *db.DB, d *opsDashboard) *opsCache[[]db.FleetInstancesRow] {
-	return newOpsCache(func(ctx context.Context) (rows []db.FleetInstancesRow, err error) {
+func newFleetCache(ops *db.DB, d *opsDashboard) *reading[[]db.FleetInstancesRow] {
+	return newOpsReading(func(ctx context.Context) (rows []db.FleetInstancesRow, err error) {
 		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(1)
 			rows, err = q.FleetInstances(ctx)

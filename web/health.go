@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"hris/db"
 )
@@ -111,51 +110,32 @@ type MigrationCheck struct {
 }
 
 // healthChecker runs the database part of the check at most once per
-// healthCacheFor, however many probes arrive (single flight + cache).
+// healthCacheFor, however many probes arrive (a reading).
 type healthChecker struct {
 	db, ops *db.DB
 	log     *slog.Logger
-	group   singleflight.Group
-	mu      sync.Mutex
-	last    Health
-	lastAt  time.Time
-	// lastEpoch is the hosts' epoch the cached verdict was made under: a
-	// move of the primary makes it stale at once, so health agrees with
-	// the first write on the new primary instead of a second later.
-	lastEpoch uint64
+	verdict *reading[Health]
 	// prevEmpty detects acquires that had to wait since the last check:
 	// the pool was saturated in between even if it is not at this moment.
+	mu        sync.Mutex
 	prevEmpty int64
 	havePrev  bool
 }
 
 func newHealthChecker(main, ops *db.DB, log *slog.Logger) *healthChecker {
-	return &healthChecker{db: main, ops: ops, log: log}
+	h := &healthChecker{db: main, ops: ops, log: log}
+	h.verdict = newReading(healthCacheFor, healthBudget, func(ctx context.Context) (Health, error) { return h.run(ctx), nil })
+	// A move of the primary makes the verdict stale at once, so health
+	// agrees with the first write on the new primary instead of a second
+	// later.
+	h.verdict.epoch = h.epoch
+	return h
 }
 
-// Check returns the cached verdict or makes a new one.
+// Check returns the reused verdict or makes a new one.
 func (h *healthChecker) Check(ctx context.Context) Health {
-	epoch := h.epoch()
-	h.mu.Lock()
-	if !h.lastAt.IsZero() && time.Since(h.lastAt) < healthCacheFor && h.lastEpoch == epoch {
-		res := h.last
-		h.mu.Unlock()
-		return res
-	}
-	h.mu.Unlock()
-	v, _, _ := h.group.Do("check", func() (any, error) {
-		// Detached from the first caller: one impatient prober must not
-		// cancel the check everyone else is waiting for.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthBudget)
-		defer cancel()
-		epoch := h.epoch()
-		res := h.run(ctx)
-		h.mu.Lock()
-		h.last, h.lastAt, h.lastEpoch = res, time.Now(), epoch
-		h.mu.Unlock()
-		return res, nil
-	})
-	return v.(Health)
+	v, _, _ := h.verdict.get(ctx)
+	return v
 }
 
 func (h *healthChecker) run(ctx context.Context) Health {
@@ -283,7 +263,7 @@ func (a *App) healthDetailed(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if !res.Success {
 		status = http.StatusServiceUnavailable
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, status, res)

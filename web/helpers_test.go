@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"hris/account"
 	"hris/db"
 	"hris/db/dbtest"
 	"hris/web"
@@ -83,7 +84,7 @@ func (e *env) user(role string) (email, password string) {
 	n := userSeq.Add(1)
 	email = fmt.Sprintf("%s%d@example.com", role, n)
 	password = fmt.Sprintf("correct horse %d", n)
-	hash, err := web.HashPassword(password)
+	hash, err := account.HashPassword(password)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"hris/db"
 )
 
@@ -229,7 +227,7 @@ func (a *App) captureServer(ctx context.Context, at time.Time) error {
 		}
 		last, err := q.LastServerHistory(ctx)
 		haveLast := err == nil
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return fmt.Errorf("history: last server row: %w", err)
 		}
 		p := db.InsertServerHistoryParams{
@@ -264,7 +262,7 @@ func (a *App) captureQueryStats(ctx context.Context, at time.Time) (snapshotResu
 		start := time.Now()
 		res = snapshotResult{}
 		_, err := q.ClaimQuerySnapshot(ctx, db.ClaimQuerySnapshotParams{At: at, InstanceID: a.cfg.InstanceID})
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, db.ErrNotFound) {
 			return nil // taken already
 		}
 		if err != nil {
@@ -284,7 +282,7 @@ func (a *App) captureQueryStats(ctx context.Context, at time.Time) (snapshotResu
 			cur[i] = stmtCounters(r)
 		}
 		prev, err := q.PreviousQuerySnapshot(ctx, at)
-		res.baseline = errors.Is(err, pgx.ErrNoRows)
+		res.baseline = errors.Is(err, db.ErrNotFound)
 		if err != nil && !res.baseline {
 			return fmt.Errorf("query stats: previous snapshot: %w", err)
 		}

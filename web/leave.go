@@ -43,8 +43,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"hris/db"
 	"hris/views/components"
@@ -279,7 +277,7 @@ func (a *App) leaveCreatePost(w http.ResponseWriter, r *http.Request) {
 	err := a.db.InTxIdempotent(r.Context(), func(ctx context.Context, q *db.Queries) error {
 		replay = false
 		emp, err := lockEmployeeForLeave(ctx, q, *v.EmployeeID)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, db.ErrNotFound) {
 			return leaveFormError{"employee_id", "There is no employee with this number."}
 		}
 		if err != nil {
@@ -293,7 +291,7 @@ func (a *App) leaveCreatePost(w http.ResponseWriter, r *http.Request) {
 			replay = true
 			return nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
 		if err := checkEmployeeDates(emp, v); err != nil {
@@ -303,7 +301,7 @@ func (a *App) leaveCreatePost(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			return leaveFormError{"start_date", overlapMessage(o)}
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
 		if v.Kind == "annual" {
@@ -359,8 +357,8 @@ func isAre(n int32) string {
 }
 
 func isExclusionViolation(err error, constraint string) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23P01" && pgErr.ConstraintName == constraint
+	c, ok := db.IsExclusionViolation(err)
+	return ok && c == constraint
 }
 
 func (a *App) leaveShow(w http.ResponseWriter, r *http.Request) {

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5"
 
 	"hris/db"
 	"hris/views/components"
@@ -27,7 +26,7 @@ type auditAllowance struct {
 func yearFromURL(r *http.Request) (int, error) {
 	y, err := strconv.Atoi(chi.URLParam(r, "year"))
 	if err != nil || y < 1900 || y > 9999 {
-		return 0, pgx.ErrNoRows
+		return 0, errNoSuchRecord
 	}
 	return y, nil
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
-	"github.com/jackc/pgx/v5"
 
 	"hris/db"
 	"hris/views/layouts"
@@ -42,11 +41,13 @@ func currentUser(ctx context.Context) *layouts.User {
 }
 
 // withRequestID tags each request with an ID for logs and error pages. A
-// trusted proxy's X-Request-ID is kept so one ID follows the request.
-func withRequestID(next http.Handler) http.Handler {
+// trusted proxy's X-Request-ID (HRIS_TRUSTED_PROXIES) is kept so one ID
+// follows the request; from anyone else it is replaced, as it is when it
+// is not a plain token (it goes into the logs).
+func (a *App) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
-		if id == "" || len(id) > 64 {
+		if id == "" || !a.fromTrustedProxy(r) || !plainToken(id) {
 			b := make([]byte, 8)
 			_, _ = rand.Read(b)
 			id = hex.EncodeToString(b)
@@ -54,6 +55,19 @@ func withRequestID(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-ID", id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxRequestID, id)))
 	})
+}
+
+// plainToken reports 1 to 64 letters, digits, '-', '_' or '.'.
+func plainToken(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // statusRecorder remembers the status and size of a response.
@@ -123,8 +137,7 @@ func (a *App) recoverPanic(next http.Handler) http.Handler {
 			}
 			a.log.Error("panic", "panic", fmt.Sprint(p), "path", r.URL.Path, "request_id", requestID(r.Context()), "stack", string(debug.Stack()))
 			w.Header().Set("Connection", "close")
-			a.errorPage(w, r, http.StatusInternalServerError, "Something went wrong",
-				"The error has been logged. If it keeps happening, tell an administrator and quote the request ID below.")
+			a.serverErrorPage(w, r)
 		}()
 		next.ServeHTTP(w, r)
 	})
@@ -218,11 +231,11 @@ func (a *App) loadUser(next http.Handler) http.Handler {
 				return err
 			})
 		}
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			a.handleError(w, r, err)
 			return
 		}
-		if errors.Is(err, pgx.ErrNoRows) || !row.IsActive {
+		if errors.Is(err, db.ErrNotFound) || !row.IsActive {
 			if err := a.sessions.Destroy(ctx); err != nil {
 				a.handleError(w, r, err)
 				return
@@ -309,6 +322,13 @@ func (a *App) clientIP(r *http.Request) string {
 	return addr.String()
 }
 
+// fromTrustedProxy reports that the request's TCP peer is one of
+// HRIS_TRUSTED_PROXIES.
+func (a *App) fromTrustedProxy(r *http.Request) bool {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && a.trusted(peer.Addr().Unmap())
+}
+
 func (a *App) trusted(addr netip.Addr) bool {
 	for _, p := range a.cfg.TrustedProxies {
 		if p.Contains(addr) {
@@ -347,4 +367,30 @@ func localPath(s string) (string, bool) {
 		return "", false
 	}
 	return u.RequestURI(), true
+}
+
+// limitBody caps request bodies: no form of ours is near 1 MiB.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossOriginProtection refuses cross-site state-changing requests using
+// Sec-Fetch-Site and Origin (Go's http.CrossOriginProtection), so forms
+// need no CSRF tokens.
+func (a *App) crossOriginProtection(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(a.crossOriginRefused))
+	return cop.Handler(next)
+}
+
+// withUser gives pages outside the logged-in group (404, 405) the session's
+// user, so they still show the navigation.
+func (a *App) withUser(h http.HandlerFunc) http.HandlerFunc {
+	wrapped := a.loadSession(a.loadUser(h))
+	return wrapped.ServeHTTP
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5"
 
 	"hris/db"
 	"hris/views/pages"
@@ -198,7 +197,7 @@ func (a *App) backendConfirm(w http.ResponseWriter, r *http.Request, act backend
 		row, err = q.OpsBackend(ctx, pid)
 		return err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		err = backendGone(pid)
 	} else if err == nil {
 		err = a.checkBackend(row, true) // own connections get the checkbox instead
@@ -240,7 +239,7 @@ func (a *App) backendSignalPost(w http.ResponseWriter, r *http.Request, act back
 	// taken back, so it is only sent once its record is safely written.
 	err := a.opsDB.InTx(r.Context(), func(ctx context.Context, q *db.Queries) error {
 		row, err := q.OpsBackend(ctx, pid)
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, db.ErrNotFound) {
 			return backendGone(pid)
 		}
 		if err != nil {

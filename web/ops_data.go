@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"hris/db"
 	"hris/views/components"
 	"hris/views/partials"
@@ -38,75 +36,25 @@ func opsRead(ctx context.Context, ops *db.DB, fn db.Query) error {
 	return ops.ReadLimited(ctx, opsLimits, fn)
 }
 
-// opsCache holds one panel's last reading. Concurrent requests share one
-// load (singleflight); a reading, or an error, is reused for opsCacheFor.
-type opsCache[T any] struct {
-	load  func(ctx context.Context) (T, error)
-	ttl   time.Duration
-	group singleflight.Group
-	mu    sync.Mutex
-	val   T
-	err   error
-	at    time.Time
-	loads atomic.Int64 // loads run, for the dashboard's cost test
-}
-
-func newOpsCache[T any](load func(context.Context) (T, error)) *opsCache[T] {
-	return &opsCache[T]{load: load, ttl: opsCacheFor}
-}
-
-// get returns the cached reading, or loads a new one.
-func (c *opsCache[T]) get(ctx context.Context) (T, time.Time, error) {
-	c.mu.Lock()
-	if !c.at.IsZero() && time.Since(c.at) < c.ttl {
-		v, at, err := c.val, c.at, c.err
-		c.mu.Unlock()
-		return v, at, err
-	}
-	c.mu.Unlock()
-	type result struct {
-		v   T
-		at  time.Time
-		err error
-	}
-	r, _, _ := c.group.Do("load", func() (any, error) {
-		// Detached from the first caller: one admin closing the tab must
-		// not fail the load the others are waiting for.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opsLoadBudget)
-		defer cancel()
-		c.loads.Add(1)
-		v, err := c.load(ctx)
-		at := time.Now()
-		c.mu.Lock()
-		c.val, c.at, c.err = v, at, err
-		c.mu.Unlock()
-		return result{v, at, err}, nil
-	})
-	res := r.(result)
-	return res.v, res.at, res.err
-}
-
-// invalidate makes the next get load afresh (after a cancel or terminate,
-// so the page the admin is sent back to shows the effect).
-func (c *opsCache[T]) invalidate() {
-	c.mu.Lock()
-	c.at = time.Time{}
-	c.mu.Unlock()
+// newOpsReading is a panel's reading: reused for opsCacheFor, loaded
+// within opsLoadBudget.
+func newOpsReading[T any](load func(context.Context) (T, error)) *reading[T] {
+	return newReading(opsCacheFor, opsLoadBudget, load)
 }
 
 // opsDashboard is the state behind /ops: one cache per panel that reads
 // PostgreSQL, and the history of pg_stat_database readings for rates.
 type opsDashboard struct {
-	activity *opsCache[opsActivityData]
-	locks    *opsCache[[]db.OpsBlockedRow]
-	database *opsCache[opsDatabaseData]
-	fleet    *opsCache[[]db.FleetInstancesRow]
+	activity *reading[opsActivityData]
+	locks    *reading[[]db.OpsBlockedRow]
+	database *reading[opsDatabaseData]
+	fleet    *reading[[]db.FleetInstancesRow]
 	// poolHistory and serverHistory are the stored history for the
 	// charts' period switch, one cache per period.
-	poolHistory   map[string]*opsCache[[]db.PoolHistoryRow]
-	serverHistory map[string]*opsCache[[]db.ServerHistoryRow]
+	poolHistory   map[string]*reading[[]db.PoolHistoryRow]
+	serverHistory map[string]*reading[[]db.ServerHistoryRow]
 	// replication is also read by the failover watcher.
-	replication *opsCache[replicationData]
+	replication *reading[replicationData]
 	// statements counts the SQL statements the dashboard ran.
 	statements atomic.Int64
 
@@ -128,7 +76,7 @@ type opsDatabaseData struct {
 
 func newOpsDashboard(ops *db.DB) *opsDashboard {
 	d := &opsDashboard{}
-	d.activity = newOpsCache(func(ctx context.Context) (res opsActivityData, err error) {
+	d.activity = newOpsReading(func(ctx context.Context) (res opsActivityData, err error) {
 		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(2)
 			if res.server, err = q.OpsServer(ctx); err != nil {
@@ -141,7 +89,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		})
 		return res, err
 	})
-	d.locks = newOpsCache(func(ctx context.Context) (rows []db.OpsBlockedRow, err error) {
+	d.locks = newOpsReading(func(ctx context.Context) (rows []db.OpsBlockedRow, err error) {
 		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(1)
 			rows, err = q.OpsBlocked(ctx)
@@ -152,7 +100,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		})
 		return rows, err
 	})
-	d.database = newOpsCache(func(ctx context.Context) (res opsDatabaseData, err error) {
+	d.database = newOpsReading(func(ctx context.Context) (res opsDatabaseData, err error) {
 		err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 			d.statements.Add(1)
 			res.row, err = q.OpsDatabase(ctx)
@@ -173,10 +121,10 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 		return res, nil
 	})
 	d.fleet = newFleetCache(ops, d)
-	d.poolHistory = map[string]*opsCache[[]db.PoolHistoryRow]{}
-	d.serverHistory = map[string]*opsCache[[]db.ServerHistoryRow]{}
+	d.poolHistory = map[string]*reading[[]db.PoolHistoryRow]{}
+	d.serverHistory = map[string]*reading[[]db.ServerHistoryRow]{}
 	for _, p := range periods[1:] {
-		ph := newOpsCache(func(ctx context.Context) (rows []db.PoolHistoryRow, err error) {
+		ph := newOpsReading(func(ctx context.Context) (rows []db.PoolHistoryRow, err error) {
 			err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 				d.statements.Add(1)
 				rows, err = q.PoolHistory(ctx, db.PoolHistoryParams{BucketSeconds: p.Bucket.Seconds(), Since: time.Now().Add(-p.Span)})
@@ -184,7 +132,7 @@ func newOpsDashboard(ops *db.DB) *opsDashboard {
 			})
 			return rows, err
 		})
-		sh := newOpsCache(func(ctx context.Context) (rows []db.ServerHistoryRow, err error) {
+		sh := newOpsReading(func(ctx context.Context) (rows []db.ServerHistoryRow, err error) {
 			err = opsRead(ctx, ops, func(ctx context.Context, q *db.Queries) (err error) {
 				d.statements.Add(1)
 				rows, err = q.ServerHistory(ctx, db.ServerHistoryParams{BucketSeconds: p.Bucket.Seconds(), Since: time.Now().Add(-p.Span)})

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5"
 
 	"hris/db"
 	"hris/views/components"
@@ -236,7 +235,7 @@ func (a *App) opsQueryShow(w http.ResponseWriter, r *http.Request) {
 		v.HaveNow = true
 		v.Text = db.ScrubQuery(now.Query)
 		v.Now = a.queryRow(id, v.Text, now.Calls, now.TotalMs, now.Rows, now.BlksHit, now.BlksRead, 0)
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, db.ErrNotFound):
 	case a.statStatementsError(err) != nil:
 		v.NowError = "pg_stat_statements cannot be read here: see Queries for how to enable it."
 	default:
@@ -253,7 +252,7 @@ func (a *App) opsQueryShow(w http.ResponseWriter, r *http.Request) {
 	)
 	err = opsRead(ctx, a.opsDB, func(ctx context.Context, q *db.Queries) (err error) {
 		text, err = q.StoredQueryText(ctx, id)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
 		if hist, err = q.QueryHistory(ctx, db.QueryHistoryParams{Queryid: id, Since: since}); err != nil {

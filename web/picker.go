@@ -8,8 +8,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/jackc/pgx/v5"
-
 	"hris/db"
 	"hris/views/components"
 	"hris/views/pages"
@@ -77,7 +75,7 @@ func toPickerChoice(id int64, first, last, jobTitle, department, status string) 
 // employee (deleted since the form was opened, or a made-up number).
 func pickedChoice(ctx context.Context, q *db.Queries, id int64) (*components.PickerChoice, error) {
 	e, err := q.PickedEmployee(ctx, id)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if errors.Is(err, db.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {

@@ -28,8 +28,8 @@ type replicationData struct {
 
 // newReplicationCache reads the replication views at most once a second
 // however many admins watch; the failover watcher shares the reading.
-func newReplicationCache(ops *db.DB, d *opsDashboard) *opsCache[replicationData] {
-	return newOpsCache(func(ctx context.Context) (r replicationData, err error) {
+func newReplicationCache(ops *db.DB, d *opsDashboard) *reading[replicationData] {
+	return newOpsReading(func(ctx context.Context) (r replicationData, err error) {
 		err = ops.Read(ctx, func(ctx context.Context, q *db.Queries) (err error) {
 			r = replicationData{host: q.ServerHost()}
 			d.statements.Add(1)

@@ -9,7 +9,7 @@ import (
 // routes is the whole URL surface of hris.
 func (a *App) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(a.recoverPanic, withRequestID, a.logRequests, a.securityHeaders, a.crossOriginProtection, limitBody)
+	r.Use(a.recoverPanic, a.withRequestID, a.logRequests, a.securityHeaders, a.crossOriginProtection, limitBody, a.checkQueryText)
 	r.NotFound(a.withUser(a.notFound))
 	r.MethodNotAllowed(a.withUser(a.methodNotAllowed))
 

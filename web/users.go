@@ -4,27 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/mail"
 	"strconv"
 	"strings"
 
+	"hris/account"
 	"hris/db"
 	"hris/views/components"
 	"hris/views/pages"
 )
-
-// auditUser is what the audit log keeps of an account: never the hash.
-type auditUser struct {
-	ID       int64  `json:"id"`
-	Email    string `json:"email"`
-	Name     string `json:"name"`
-	Role     string `json:"role"`
-	IsActive bool   `json:"is_active"`
-}
-
-func toAuditUser(u db.User) auditUser {
-	return auditUser{ID: u.ID, Email: u.Email, Name: u.Name, Role: u.Role, IsActive: u.IsActive}
-}
 
 func (a *App) userList(w http.ResponseWriter, r *http.Request) {
 	var rows []db.ListUsersRow
@@ -70,23 +57,6 @@ func (a *App) userNew(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, pages.UserNew(a.page(r, "New user", "users"), pages.UserForm{Role: "hr", Departments: depts}))
 }
 
-// ValidateEmail trims an email address and says what is wrong with it, if
-// anything ("" when it is fine); the web forms and the CLI share it.
-func ValidateEmail(s string) (string, string) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return s, "Enter an email address."
-	}
-	addr, err := mail.ParseAddress(s)
-	if err != nil || addr.Address != s || !strings.Contains(s[strings.IndexByte(s, '@')+1:], ".") {
-		return s, "Enter an email address like name@example.com."
-	}
-	if len(s) > 254 {
-		return s, "Use at most 254 characters."
-	}
-	return s, ""
-}
-
 func (a *App) userCreatePost(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f := pages.UserForm{
@@ -96,7 +66,7 @@ func (a *App) userCreatePost(w http.ResponseWriter, r *http.Request) {
 		Errors:       components.Errors{},
 	}
 	var emailErr string
-	f.Email, emailErr = ValidateEmail(r.PostFormValue("email"))
+	f.Email, emailErr = account.ValidateEmail(r.PostFormValue("email"))
 	if emailErr != "" {
 		f.Errors["email"] = emailErr
 	}
@@ -106,10 +76,10 @@ func (a *App) userCreatePost(w http.ResponseWriter, r *http.Request) {
 	} else if len([]rune(f.Name)) > 200 {
 		f.Errors["name"] = "Use at most 200 characters."
 	}
-	if f.Role != "admin" && f.Role != "hr" {
+	if !account.ValidRole(f.Role) {
 		f.Errors["role"] = "Choose HR staff or Administrator."
 	}
-	if err := CheckPasswordRules(password); err != nil {
+	if err := account.CheckPasswordRules(password); err != nil {
 		f.Errors["password"] = "Password: " + err.Error() + "."
 	}
 	var deptID *int64
@@ -134,25 +104,22 @@ func (a *App) userCreatePost(w http.ResponseWriter, r *http.Request) {
 		rerender()
 		return
 	}
-	hash, err := HashPassword(password)
+	hash, err := account.HashPassword(password)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
 	var created db.User
 	err = a.db.InTx(ctx, func(ctx context.Context, q *db.Queries) (err error) {
-		created, err = q.CreateUser(ctx, db.CreateUserParams{Email: f.Email, Name: f.Name, PasswordHash: hash, Role: f.Role, DepartmentID: deptID})
-		if err != nil {
-			return err
-		}
-		return a.audit(ctx, q, r, auditEntry{Action: "user.create", Entity: "user", EntityID: created.ID, After: toAuditUser(created)})
+		created, err = account.Create(ctx, q, a.actor(r), db.CreateUserParams{Email: f.Email, Name: f.Name, PasswordHash: hash, Role: f.Role, DepartmentID: deptID})
+		return err
 	})
 	if c, ok := db.IsUniqueViolation(err); ok && c == "users_email_key" {
 		f.Errors["email"] = "A user with this email already exists."
 		rerender()
 		return
 	}
-	if db.SQLState(err) == "23503" {
+	if _, ok := db.IsForeignKeyViolation(err); ok {
 		f.Errors["department_id"] = "That department no longer exists."
 		rerender()
 		return
@@ -200,9 +167,6 @@ func (a *App) userDeactivatePost(w http.ResponseWriter, r *http.Request) {
 }
 func (a *App) userActivatePost(w http.ResponseWriter, r *http.Request) { a.setUserActive(w, r, true) }
 
-// errLastAdmin refuses to lock every administrator out.
-var errLastAdmin = errors.New("last active administrator")
-
 func (a *App) setUserActive(w http.ResponseWriter, r *http.Request, active bool) {
 	ctx := r.Context()
 	before, err := a.userFromURL(r)
@@ -216,38 +180,11 @@ func (a *App) setUserActive(w http.ResponseWriter, r *http.Request, active bool)
 		return
 	}
 	err = a.db.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
-		if !active && before.Role == "admin" {
-			if err := q.LockAdminChanges(ctx); err != nil {
-				return err
-			}
-		}
-		after, err := q.SetUserActive(ctx, db.SetUserActiveParams{ID: before.ID, IsActive: active})
-		if err != nil {
-			return err
-		}
-		if !active && before.Role == "admin" {
-			if n, err := q.CountActiveAdmins(ctx); err != nil {
-				return err
-			} else if n == 0 {
-				return errLastAdmin
-			}
-		}
-		if active {
-			// A deactivated user's sessions are refused on their next click
-			// (loadUser), which also tells them why. Sessions they still had
-			// at deactivation must not come back with the account: end them.
-			if _, err := q.DeleteUserSessions(ctx, &before.ID); err != nil {
-				return err
-			}
-		}
-		action := "user.deactivate"
-		if active {
-			action = "user.activate"
-		}
-		return a.audit(ctx, q, r, auditEntry{Action: action, Entity: "user", EntityID: before.ID, Before: toAuditUser(before), After: toAuditUser(after)})
+		_, err := account.SetActive(ctx, q, a.actor(r), before, active)
+		return err
 	})
 	switch {
-	case errors.Is(err, errLastAdmin):
+	case errors.Is(err, account.ErrLastAdmin):
 		a.flash(r, "error", "That is the last active administrator; activate or create another one first.")
 	case err != nil:
 		a.handleError(w, r, err)
@@ -277,30 +214,18 @@ func (a *App) userPasswordPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	password := r.PostFormValue("password")
-	if err := CheckPasswordRules(password); err != nil {
+	if err := account.CheckPasswordRules(password); err != nil {
 		a.render(w, r, http.StatusUnprocessableEntity, pages.UserPassword(a.page(r, "Reset password", "users"),
 			pages.PasswordForm{UserID: u.ID, Name: u.Name, Email: u.Email, Error: "Password: " + err.Error() + "."}))
 		return
 	}
-	hash, err := HashPassword(password)
+	hash, err := account.HashPassword(password)
 	if err != nil {
 		a.serverError(w, r, err)
 		return
 	}
 	err = a.db.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
-		if _, err := q.SetUserPassword(ctx, db.SetUserPasswordParams{ID: u.ID, PasswordHash: hash}); err != nil {
-			return err
-		}
-		// Whoever held the old password is logged out everywhere.
-		if _, err := q.DeleteUserSessions(ctx, &u.ID); err != nil {
-			return err
-		}
-		// A reset also lifts a lockout on the account.
-		accountKey, _ := throttleKeys(u.Email, "")
-		if err := q.ThrottleReset(ctx, accountKey); err != nil {
-			return err
-		}
-		return a.audit(ctx, q, r, auditEntry{Action: "user.password_reset", Entity: "user", EntityID: u.ID})
+		return account.SetPassword(ctx, q, a.actor(r), u, hash)
 	})
 	if err != nil {
 		a.handleError(w, r, err)

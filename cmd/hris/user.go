@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +10,10 @@ import (
 	"os/user"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/term"
 
+	"hris/account"
 	"hris/db"
-	"hris/web"
 )
 
 func cmdUser(ctx context.Context, e env, args []string, std stdio) error {
@@ -47,7 +45,7 @@ func cmdUser(ctx context.Context, e env, args []string, std stdio) error {
 		if *name == "" {
 			return usageError{"user create: --name is required"}
 		}
-		if *role != "admin" && *role != "hr" {
+		if !account.ValidRole(*role) {
 			return usageError{fmt.Sprintf("user create: --role must be admin or hr, not %q", *role)}
 		}
 		pw, err := readPassword(std)
@@ -60,24 +58,20 @@ func cmdUser(ctx context.Context, e env, args []string, std stdio) error {
 		}
 		fmt.Fprintf(std.out, "created %s user %s (id %d)\n", u.Role, u.Email, u.ID)
 	case "activate", "deactivate":
-		active := sub == "activate"
 		err := d.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
-			u, err := q.SetUserActiveByEmail(ctx, db.SetUserActiveByEmailParams{Email: *email, IsActive: active})
+			u, err := q.GetUserByEmail(ctx, *email)
 			if err != nil {
 				return err
 			}
-			if active {
-				// Sessions from before the deactivation do not come back.
-				if _, err := q.DeleteUserSessions(ctx, &u.ID); err != nil {
-					return err
-				}
-			}
-			return cliAudit(ctx, q, "user."+sub, u.ID, map[string]any{"email": u.Email, "is_active": active})
+			_, err = account.SetActive(ctx, q, cliActor(), u, sub == "activate")
+			return err
 		})
-		if errors.Is(err, pgx.ErrNoRows) {
+		switch {
+		case errors.Is(err, db.ErrNotFound):
 			return fmt.Errorf("no user with email %s", *email)
-		}
-		if err != nil {
+		case errors.Is(err, account.ErrLastAdmin):
+			return fmt.Errorf("%s is the last active administrator: activate or create another one first", *email)
+		case err != nil:
 			return err
 		}
 		fmt.Fprintf(std.out, "%sd %s\n", sub, *email)
@@ -86,24 +80,21 @@ func cmdUser(ctx context.Context, e env, args []string, std stdio) error {
 		if err != nil {
 			return err
 		}
-		hash, err := web.HashPassword(pw)
+		if err := account.CheckPasswordRules(pw); err != nil {
+			return fmt.Errorf("password: %w", err)
+		}
+		hash, err := account.HashPassword(pw)
 		if err != nil {
 			return err
 		}
 		err = d.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
-			u, err := q.SetUserPasswordByEmail(ctx, db.SetUserPasswordByEmailParams{Email: *email, PasswordHash: hash})
+			u, err := q.GetUserByEmail(ctx, *email)
 			if err != nil {
 				return err
 			}
-			if _, err := q.DeleteUserSessions(ctx, &u.ID); err != nil {
-				return err
-			}
-			if err := q.ThrottleReset(ctx, "email:"+strings.ToLower(u.Email)); err != nil {
-				return err
-			}
-			return cliAudit(ctx, q, "user.password_reset", u.ID, nil)
+			return account.SetPassword(ctx, q, cliActor(), u, hash)
 		})
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, db.ErrNotFound) {
 			return fmt.Errorf("no user with email %s", *email)
 		}
 		if err != nil {
@@ -116,26 +107,23 @@ func cmdUser(ctx context.Context, e env, args []string, std stdio) error {
 	return nil
 }
 
-// createUser validates and inserts a user, with its audit row.
+// createUser validates and adds a user, with its audit row.
 func createUser(ctx context.Context, d *db.DB, email, name, role, password string) (db.User, error) {
-	email, problem := web.ValidateEmail(email)
+	email, problem := account.ValidateEmail(email)
 	if problem != "" {
 		return db.User{}, fmt.Errorf("--email %q: %s", email, problem)
 	}
-	if err := web.CheckPasswordRules(password); err != nil {
+	if err := account.CheckPasswordRules(password); err != nil {
 		return db.User{}, fmt.Errorf("password: %w", err)
 	}
-	hash, err := web.HashPassword(password)
+	hash, err := account.HashPassword(password)
 	if err != nil {
 		return db.User{}, err
 	}
 	var u db.User
 	err = d.InTx(ctx, func(ctx context.Context, q *db.Queries) (err error) {
-		u, err = q.CreateUser(ctx, db.CreateUserParams{Email: email, Name: name, PasswordHash: hash, Role: role})
-		if err != nil {
-			return err
-		}
-		return cliAudit(ctx, q, "user.create", u.ID, map[string]any{"email": u.Email, "name": u.Name, "role": u.Role})
+		u, err = account.Create(ctx, q, cliActor(), db.CreateUserParams{Email: email, Name: name, PasswordHash: hash, Role: role})
+		return err
 	})
 	if _, dup := db.IsUniqueViolation(err); dup {
 		return db.User{}, fmt.Errorf("a user with email %s already exists", email)
@@ -143,22 +131,13 @@ func createUser(ctx context.Context, d *db.DB, email, name, role, password strin
 	return u, err
 }
 
-// cliAudit records a change made from the command line; the actor is the
-// operating-system user who ran it.
-func cliAudit(ctx context.Context, q *db.Queries, action string, userID int64, after any) error {
-	actor := "cli"
+// cliActor is who the audit log names for a change made from the command
+// line: the operating-system user who ran it.
+func cliActor() account.Actor {
 	if u, err := user.Current(); err == nil {
-		actor = "cli:" + u.Username
+		return account.Actor{Email: "cli:" + u.Username}
 	}
-	var raw json.RawMessage
-	if after != nil {
-		b, err := json.Marshal(after)
-		if err != nil {
-			return err
-		}
-		raw = b
-	}
-	return q.InsertAudit(ctx, db.InsertAuditParams{ActorEmail: actor, Action: action, Entity: "user", EntityID: &userID, After: raw})
+	return account.Actor{Email: "cli"}
 }
 
 // readPassword reads the password: prompted without echo (twice) on a

@@ -284,10 +284,10 @@ func bulkEmployees(ctx context.Context, pool *pgxpool.Pool, n int, deptIDs []int
 			}
 			w := words[0]
 			words = words[1:]
-			return []any{w, e.LastName, e.FirstName, base + int64(i-1)}, nil
+			return []any{w, e.LastName, e.FirstName, base + int64(i-1), e.Email}, nil
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"employee_words"},
-			[]string{"word", "last_name", "first_name", "employee_id"}, pgx.CopyFromFunc(nextWord)); err != nil {
+			[]string{"word", "last_name", "first_name", "employee_id", "email"}, pgx.CopyFromFunc(nextWord)); err != nil {
 			return fmt.Errorf("copy search words: %w", err)
 		}
 		// ... and the counts.

@@ -280,27 +280,7 @@ func Rate(f float64) string {
 	if f < 10 {
 		return strconv.FormatFloat(f, 'f', 1, 64)
 	}
-	return Int(int64(f + 0.5))
-}
-
-// Int formats n with thousands separators.
-func Int(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return components.Thousands(int64(f + 0.5))
 }
 
 // Bytes formats a size like pg_size_pretty: 8 kB, 12 MB, 1.5 GB.
@@ -335,7 +315,7 @@ func Millis(ms float64) string {
 	case ms < 10:
 		return strconv.FormatFloat(ms, 'f', 1, 64) + " ms"
 	}
-	return Int(int64(ms+0.5)) + " ms"
+	return components.Thousands(int64(ms+0.5)) + " ms"
 }
 
 // Clock is the time of day a panel was read.
@@ -378,9 +358,9 @@ func (v OpsPoolView) Caption() string {
 
 // Breakdown is the per-instance connection budget: "22 = 20 (HRIS_DB_MAX_CONNS) + 2 (ops pool)".
 func (z OpsSizing) Breakdown() string {
-	s := Int(int64(z.PerInstance)) + " = " + Int(int64(z.MainPool)) + " (HRIS_DB_MAX_CONNS)"
+	s := components.Thousands(int64(z.PerInstance)) + " = " + components.Thousands(int64(z.MainPool)) + " (HRIS_DB_MAX_CONNS)"
 	if z.OpsPool > 0 {
-		s += " + " + Int(int64(z.OpsPool)) + " (ops pool)"
+		s += " + " + components.Thousands(int64(z.OpsPool)) + " (ops pool)"
 	}
 	return s
 }

@@ -205,12 +205,12 @@ func OpsDatabase(v OpsDatabaseView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = stat(Int(v.Deadlocks), "deadlocks, total", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = stat(components.Thousands(v.Deadlocks), "deadlocks, total", "").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			if v.HaveRecent {
-				templ_7745c5c3_Err = stat(Int(v.RecentDeadlocks), "deadlocks, last "+Span(v.RecentSpan), levelIf(v.RecentDeadlocks > 0, "bad")).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = stat(components.Thousands(v.RecentDeadlocks), "deadlocks, last "+Span(v.RecentSpan), levelIf(v.RecentDeadlocks > 0, "bad")).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -220,15 +220,15 @@ func OpsDatabase(v OpsDatabaseView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = stat(Int(v.TempFiles), "temp files ("+Bytes(v.TempBytes)+")", levelIf(v.HaveRecent && v.RecentTempFiles > 0, "warn")).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = stat(components.Thousands(v.TempFiles), "temp files ("+Bytes(v.TempBytes)+")", levelIf(v.HaveRecent && v.RecentTempFiles > 0, "warn")).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = stat(Int(int64(v.Backends)), "backends", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = stat(components.Thousands(int64(v.Backends)), "backends", "").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = stat(Int(v.BlocksRead), "blocks read from disk", "").Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = stat(components.Thousands(v.BlocksRead), "blocks read from disk", "").Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

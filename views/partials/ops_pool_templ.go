@@ -211,19 +211,19 @@ func OpsPool(v OpsPoolView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = stat(Int(v.Canceled), "gave up waiting", levelIf(v.Canceled > 0, "bad")).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = stat(components.Thousands(v.Canceled), "gave up waiting", levelIf(v.Canceled > 0, "bad")).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = stat(Int(v.NewConns), "new connections", "").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = stat(components.Thousands(v.NewConns), "new connections", "").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = stat(Int(v.LifetimeDestroys)+" / "+Int(v.IdleDestroys), "closed: age / idle", "").Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = stat(components.Thousands(v.LifetimeDestroys)+" / "+components.Thousands(v.IdleDestroys), "closed: age / idle", "").Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = stat(Int(v.Retries), "retries since start", levelIf(v.Retries > 0, "warn")).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = stat(components.Thousands(v.Retries), "retries since start", levelIf(v.Retries > 0, "warn")).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -441,9 +441,9 @@ func poolHistory(h OpsPoolHistory) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var21 string
-			templ_7745c5c3_Var21, templ_7745c5c3_Err = templ.JoinStringErrs(Int(h.WaitedTotal))
+			templ_7745c5c3_Var21, templ_7745c5c3_Err = templ.JoinStringErrs(components.Thousands(h.WaitedTotal))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/partials/ops_pool.templ`, Line: 87, Col: 84}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/partials/ops_pool.templ`, Line: 87, Col: 101}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var21))
 			if templ_7745c5c3_Err != nil {
@@ -558,9 +558,9 @@ func poolHistory(h OpsPoolHistory) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var28 string
-			templ_7745c5c3_Var28, templ_7745c5c3_Err = templ.JoinStringErrs(Int(h.UnavailableTotal))
+			templ_7745c5c3_Var28, templ_7745c5c3_Err = templ.JoinStringErrs(components.Thousands(h.UnavailableTotal))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/partials/ops_pool.templ`, Line: 97, Col: 138}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/partials/ops_pool.templ`, Line: 97, Col: 155}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var28))
 			if templ_7745c5c3_Err != nil {
@@ -571,9 +571,9 @@ func poolHistory(h OpsPoolHistory) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var29 string
-			templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(historyCaption(h.Label, h.From, h.Step, "This instance, then the fleet of "+Int(int64(h.Instances))+" "+plural(h.Instances, "instance", "instances")+"; the figures on the right are the period's."))
+			templ_7745c5c3_Var29, templ_7745c5c3_Err = templ.JoinStringErrs(historyCaption(h.Label, h.From, h.Step, "This instance, then the fleet of "+components.Thousands(int64(h.Instances))+" "+plural(h.Instances, "instance", "instances")+"; the figures on the right are the period's."))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/partials/ops_pool.templ`, Line: 99, Col: 219}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/partials/ops_pool.templ`, Line: 99, Col: 236}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var29))
 			if templ_7745c5c3_Err != nil {

@@ -12,7 +12,6 @@ func TestOpsFormatting(t *testing.T) {
 		{Span(time.Minute), "minute"}, {Span(15 * time.Minute), "15 min"}, {Span(37 * time.Second), "37 s"},
 		{Span(90 * time.Second), "1 m 30 s"},
 		{Rate(0.25), "0.2"}, {Rate(9.96), "10.0"}, {Rate(1234.4), "1,234"},
-		{Int(0), "0"}, {Int(999), "999"}, {Int(1000), "1,000"}, {Int(-1234567), "-1,234,567"},
 		{Bytes(512), "512 bytes"}, {Bytes(8192), "8.0 kB"}, {Bytes(9 * 1024 * 1024), "9.0 MB"}, {Bytes(300 << 30), "300 GB"},
 		{Percent(0.99871), "99.87 %"}, {Millis(0.123), "0.12 ms"}, {Millis(3.44), "3.4 ms"}, {Millis(120.4), "120 ms"},
 		{Short("SELECT  *\n  FROM t", 40), "SELECT * FROM t"}, {Short("abcdefghij", 5), "abcd…"},

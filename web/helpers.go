@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,34 +8,16 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"hris/db"
-	"hris/views/pages"
 )
 
-// Helpers shared by the employee, department and audit pages.
-
-// errStale is an edit made on a version that is no longer the saved one.
-var errStale = errors.New("stale version")
-
-// readPlanned runs the queries of a list page in one read-only-in-practice
-// transaction planned for their actual parameters (see UseCustomPlans in
-// queries/employees.sql). InTx retries it on every failure before its
-// COMMIT; a read has nothing to lose from an unknown commit either way.
-func (a *App) readPlanned(ctx context.Context, fn db.Query) error {
-	return a.db.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
-		if err := q.UseCustomPlans(ctx); err != nil {
-			return err
-		}
-		return fn(ctx, q)
-	})
-}
+// Helpers of the handlers: reading requests and forms, keyset cursors.
 
 // isPartial reports an htmx request that wants only the swap target. A
 // history restore (back button after the cache was lost) wants the full page.
@@ -44,12 +25,15 @@ func isPartial(r *http.Request) bool {
 	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-History-Restore-Request") != "true"
 }
 
-// idFromURL parses the {id} path parameter; anything but a positive
-// integer is a record that does not exist.
+// errNoSuchRecord is an address naming a record that cannot exist (a path
+// id that is not a positive number): a 404, like a record that is gone.
+var errNoSuchRecord = errors.New("no such record")
+
+// idFromURL parses the {id} path parameter.
 func idFromURL(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
 	if err != nil || id <= 0 {
-		return 0, pgx.ErrNoRows
+		return 0, errNoSuchRecord
 	}
 	return id, nil
 }
@@ -59,6 +43,11 @@ func formVersion(r *http.Request) (int32, bool) {
 	v, err := strconv.ParseInt(r.PostFormValue("version"), 10, 32)
 	return int32(v), err == nil && v > 0
 }
+
+// Helpers shared by the employee, department and audit pages.
+
+// errStale is an edit made on a version that is no longer the saved one.
+var errStale = errors.New("stale version")
 
 // idempotencyKey reads the hidden idempotency_key of a create form. A form
 // without one (a script, an old page) gets a fresh key: it is created once
@@ -78,10 +67,13 @@ func newIdempotencyKey() string { return uuid.NewString() }
 
 const brokenFormMessage = "This form is damaged or out of date. Check the values below and submit again."
 
-// requiredText trims s and checks it is present and at most max characters.
+// requiredText trims s and checks it is present, storable and at most max
+// characters.
 func requiredText(s string, max int, missing string) (string, string) {
 	s = strings.TrimSpace(s)
 	switch {
+	case unstorable(s):
+		return cleanText(s), unstorableMessage
 	case s == "":
 		return s, missing
 	case utf8.RuneCountInString(s) > max:
@@ -90,22 +82,48 @@ func requiredText(s string, max int, missing string) (string, string) {
 	return s, ""
 }
 
-// optionalText trims s and checks it is at most max characters.
+// optionalText trims s and checks it is storable and at most max characters.
 func optionalText(s string, max int) (string, string) {
 	s = strings.TrimSpace(s)
+	if unstorable(s) {
+		return cleanText(s), unstorableMessage
+	}
 	if utf8.RuneCountInString(s) > max {
 		return s, "Use at most " + strconv.Itoa(max) + " characters."
 	}
 	return s, ""
 }
 
-// foreignKeyViolation reports a failed foreign key and its constraint.
-func foreignKeyViolation(err error) (constraint string, ok bool) {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-		return pgErr.ConstraintName, true
+// parseDate reads a YYYY-MM-DD form value.
+func parseDate(s string) (time.Time, bool) {
+	t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
+	return t, err == nil
+}
+
+// parseOptionalID reads an optional record number; "#42" is accepted as 42.
+func parseOptionalID(s string) (*int64, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "#")
+	if s == "" {
+		return nil, true
 	}
-	return "", false
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return nil, false
+	}
+	return &id, true
+}
+
+// readPlanned runs the queries of a list page in one read-only-in-practice
+// transaction planned for their actual parameters (see UseCustomPlans in
+// queries/employees.sql). InTx retries it on every failure before its
+// COMMIT; a read has nothing to lose from an unknown commit either way.
+func (a *App) readPlanned(ctx context.Context, fn db.Query) error {
+	return a.db.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
+		if err := q.UseCustomPlans(ctx); err != nil {
+			return err
+		}
+		return fn(ctx, q)
+	})
 }
 
 // encodeCursor and decodeCursor turn a keyset position into an opaque
@@ -126,26 +144,3 @@ func decodeCursor(s string, v any) bool {
 // likeEscape makes s match literally inside a LIKE pattern: % and _ are
 // wildcards and \ is the escape character.
 var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace
-
-// toAuditRows prepares audit entries for display.
-func toAuditRows(rows []db.AuditLog) []pages.AuditRow {
-	out := make([]pages.AuditRow, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, pages.AuditRow{
-			ID: r.ID, At: r.At, ActorEmail: r.ActorEmail, Action: r.Action, Entity: r.Entity,
-			EntityID: r.EntityID, Before: prettyJSON(r.Before), After: prettyJSON(r.After), ClientIP: r.ClientIp,
-		})
-	}
-	return out
-}
-
-func prettyJSON(b json.RawMessage) string {
-	if len(b) == 0 || string(b) == "null" {
-		return ""
-	}
-	var out bytes.Buffer
-	if json.Indent(&out, b, "", "  ") != nil {
-		return string(b)
-	}
-	return out.String()
-}

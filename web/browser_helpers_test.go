@@ -332,6 +332,11 @@ func (tb *tab) screenshot(name string) {
 	defer tb.colorScheme("light")
 	for _, scheme := range []string{"light", "dark"} {
 		tb.colorScheme(scheme)
+		// Every page worth a screenshot is checked for accessibility as
+		// it is shot, in each theme (and at phone width when shot there).
+		if found := tb.accessibility(); len(found) > 0 {
+			tb.t.Errorf("%s (%s theme): axe finds:\n  %s", name, scheme, strings.Join(found, "\n  "))
+		}
 		b, err := tb.p().Screenshot(!tb.onPhone, &proto.PageCaptureScreenshot{Format: proto.PageCaptureScreenshotFormatPng})
 		if err != nil {
 			tb.t.Fatalf("screenshot %s: %v", name, err)

@@ -188,7 +188,7 @@ func OpsQueries(p layouts.Page, v OpsQueriesView) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				} else {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<div class=\"table-wrap\"><table class=\"ops-table queries\"><caption class=\"visually-hidden\">Statements, sorted by ")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table queries\"><caption class=\"visually-hidden\">Statements, sorted by ")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

@@ -165,7 +165,7 @@ func tablesSpace(s OpsSizes) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"table-wrap\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Tables by total size</caption> <thead><tr><th scope=\"col\">Table</th><th scope=\"col\" class=\"num\">Total</th><th scope=\"col\" class=\"num hide-sm\">Data</th><th scope=\"col\" class=\"num hide-sm\">Indexes</th><th scope=\"col\" class=\"num\">Rows (est.)</th><th scope=\"col\" class=\"num\">Growth</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Tables by total size</caption> <thead><tr><th scope=\"col\">Table</th><th scope=\"col\" class=\"num\">Total</th><th scope=\"col\" class=\"num hide-sm\">Data</th><th scope=\"col\" class=\"num hide-sm\">Indexes</th><th scope=\"col\" class=\"num\">Rows (est.)</th><th scope=\"col\" class=\"num\">Growth</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -258,7 +258,7 @@ func tablesSpace(s OpsSizes) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(s.Indexes) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<details class=\"more\"><summary>Largest indexes</summary><div class=\"table-wrap\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Indexes by size</caption> <thead><tr><th scope=\"col\">Index</th><th scope=\"col\">Table</th><th scope=\"col\" class=\"num\">Size</th><th scope=\"col\" class=\"num\">Growth</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<details class=\"more\"><summary>Largest indexes</summary><div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Indexes by size</caption> <thead><tr><th scope=\"col\">Index</th><th scope=\"col\">Table</th><th scope=\"col\" class=\"num\">Size</th><th scope=\"col\" class=\"num\">Growth</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -379,7 +379,7 @@ func tablesMaintenance(m OpsMaintenance) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, "<div class=\"table-wrap\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Tables with their scans, dead rows and maintenance</caption> <thead><tr><th scope=\"col\">Table</th><th scope=\"col\" class=\"num\">Rows (est.)</th><th scope=\"col\" class=\"num hide-sm\">Seq scans</th><th scope=\"col\" class=\"num hide-sm\">Index scans</th><th scope=\"col\" class=\"num\">Dead rows</th><th scope=\"col\">Last vacuum</th><th scope=\"col\">Last analyze</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, "<div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Tables with their scans, dead rows and maintenance</caption> <thead><tr><th scope=\"col\">Table</th><th scope=\"col\" class=\"num\">Rows (est.)</th><th scope=\"col\" class=\"num hide-sm\">Seq scans</th><th scope=\"col\" class=\"num hide-sm\">Index scans</th><th scope=\"col\" class=\"num\">Dead rows</th><th scope=\"col\">Last vacuum</th><th scope=\"col\">Last analyze</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -870,7 +870,7 @@ func tablesXID(x OpsXID) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, ".</p></div><div class=\"table-wrap\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Tables with the oldest transaction ids</caption> <thead><tr><th scope=\"col\">Oldest tables</th><th scope=\"col\" class=\"num\">Age</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 70, ".</p></div><div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Tables with the oldest transaction ids</caption> <thead><tr><th scope=\"col\">Oldest tables</th><th scope=\"col\" class=\"num\">Age</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1082,7 +1082,7 @@ func tablesSequences(s OpsSequences) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 89, " can hold: widen the column (to bigint) before inserts start failing.</p><div class=\"table-wrap\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Sequences close to their limit</caption> <thead><tr><th scope=\"col\">Sequence</th><th scope=\"col\">Column</th><th scope=\"col\" class=\"num\">Used</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 89, " can hold: widen the column (to bigint) before inserts start failing.</p><div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Sequences close to their limit</caption> <thead><tr><th scope=\"col\">Sequence</th><th scope=\"col\">Column</th><th scope=\"col\" class=\"num\">Used</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1407,7 +1407,7 @@ func indexIssues(rows []OpsIndexIssue, none string, details bool) templ.Componen
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 119, "<div class=\"table-wrap\"><table class=\"ops-table index-issues\"><thead><tr><th scope=\"col\">Index</th><th scope=\"col\" class=\"num\">Size</th><th scope=\"col\">To drop it</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 119, "<div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table index-issues\"><thead><tr><th scope=\"col\">Index</th><th scope=\"col\" class=\"num\">Size</th><th scope=\"col\">To drop it</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

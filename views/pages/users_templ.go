@@ -69,7 +69,7 @@ func UserList(p layouts.Page, users []UserRow) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Email</th><th scope=\"col\">Role</th><th scope=\"col\" class=\"hide-sm\">Department</th><th scope=\"col\">Status</th><th scope=\"col\" class=\"hide-sm\">Last login</th><th scope=\"col\" class=\"num hide-sm\">Failed logins</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Email</th><th scope=\"col\">Role</th><th scope=\"col\" class=\"hide-sm\">Department</th><th scope=\"col\">Status</th><th scope=\"col\" class=\"hide-sm\">Last login</th><th scope=\"col\" class=\"num hide-sm\">Failed logins</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -202,7 +202,7 @@ func EmployeeResultsTable(v EmployeeResults) templ.Component {
 				}
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\" class=\"hide-sm\">Email</th><th scope=\"col\" class=\"hide-sm\">Job title</th><th scope=\"col\">Department</th><th scope=\"col\" class=\"hide-sm\">Hired</th><th scope=\"col\">Status</th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<div class=\"table-wrap\" tabindex=\"0\"><table><thead><tr><th scope=\"col\">Name</th><th scope=\"col\" class=\"hide-sm\">Email</th><th scope=\"col\" class=\"hide-sm\">Job title</th><th scope=\"col\">Department</th><th scope=\"col\" class=\"hide-sm\">Hired</th><th scope=\"col\">Status</th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -169,7 +169,7 @@ func OpsActivity(v OpsActivityView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<div class=\"table-wrap\"><table class=\"ops-table\"><thead><tr><th scope=\"col\" class=\"num\">PID</th><th scope=\"col\" class=\"num\">Running</th><th scope=\"col\">User · application</th><th scope=\"col\" class=\"hide-sm\">Client</th><th scope=\"col\">State · wait</th><th scope=\"col\">Query</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table\"><thead><tr><th scope=\"col\" class=\"num\">PID</th><th scope=\"col\" class=\"num\">Running</th><th scope=\"col\">User · application</th><th scope=\"col\" class=\"hide-sm\">Client</th><th scope=\"col\">State · wait</th><th scope=\"col\">Query</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -378,7 +378,7 @@ func OpsActivity(v OpsActivityView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"table-wrap\"><table class=\"ops-table\"><thead><tr><th scope=\"col\" class=\"num\">PID</th><th scope=\"col\" class=\"num\">Transaction</th><th scope=\"col\" class=\"num\">Idle for</th><th scope=\"col\">User · application</th><th scope=\"col\" class=\"hide-sm\">Client</th><th scope=\"col\">Last query</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table\"><thead><tr><th scope=\"col\" class=\"num\">PID</th><th scope=\"col\" class=\"num\">Transaction</th><th scope=\"col\" class=\"num\">Idle for</th><th scope=\"col\">User · application</th><th scope=\"col\" class=\"hide-sm\">Client</th><th scope=\"col\">Last query</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

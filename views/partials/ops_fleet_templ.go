@@ -210,7 +210,7 @@ func OpsFleet(v OpsFleetView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</p><div class=\"table-wrap\"><table class=\"ops-table\"><caption class=\"visually-hidden\">hris instances and their connection pools</caption> <thead><tr><th scope=\"col\">Instance</th><th scope=\"col\">State</th><th scope=\"col\">Pool in use</th>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "</p><div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table\"><caption class=\"visually-hidden\">hris instances and their connection pools</caption> <thead><tr><th scope=\"col\">Instance</th><th scope=\"col\">State</th><th scope=\"col\">Pool in use</th>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -101,7 +101,7 @@ func OpsLocks(v OpsLocksView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "waiting for locks. Ending the blocking session (often one idle in a transaction) releases its locks.</p><div class=\"table-wrap\"><table class=\"ops-table\"><thead><tr><th scope=\"col\" class=\"num\">Waiting PID</th><th scope=\"col\" class=\"num\">Waiting</th><th scope=\"col\">For lock</th><th scope=\"col\">Waiting query</th><th scope=\"col\" class=\"num\">Blocked by</th><th scope=\"col\">Blocker state</th><th scope=\"col\" class=\"num\">Blocker tx · query age</th><th scope=\"col\">Blocker's query</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "waiting for locks. Ending the blocking session (often one idle in a transaction) releases its locks.</p><div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table\"><thead><tr><th scope=\"col\" class=\"num\">Waiting PID</th><th scope=\"col\" class=\"num\">Waiting</th><th scope=\"col\">For lock</th><th scope=\"col\">Waiting query</th><th scope=\"col\" class=\"num\">Blocked by</th><th scope=\"col\">Blocker state</th><th scope=\"col\" class=\"num\">Blocker tx · query age</th><th scope=\"col\">Blocker's query</th><th scope=\"col\"><span class=\"visually-hidden\">Actions</span></th></tr></thead> <tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

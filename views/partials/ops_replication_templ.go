@@ -199,7 +199,7 @@ func OpsReplication(v OpsReplicationView) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				} else {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<div class=\"table-wrap\"><table class=\"ops-table repl-standbys\"><caption class=\"visually-hidden\">Standbys streaming from the primary (pg_stat_replication)</caption> <thead><tr><th scope=\"col\">Standby</th><th scope=\"col\">State</th><th scope=\"col\">Sync</th><th scope=\"col\" class=\"num hide-sm\">Write lag</th><th scope=\"col\" class=\"num hide-sm\">Flush lag</th><th scope=\"col\" class=\"num\">Replay lag</th></tr></thead> <tbody>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table repl-standbys\"><caption class=\"visually-hidden\">Standbys streaming from the primary (pg_stat_replication)</caption> <thead><tr><th scope=\"col\">Standby</th><th scope=\"col\">State</th><th scope=\"col\">Sync</th><th scope=\"col\" class=\"num hide-sm\">Write lag</th><th scope=\"col\" class=\"num hide-sm\">Flush lag</th><th scope=\"col\" class=\"num\">Replay lag</th></tr></thead> <tbody>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -339,7 +339,7 @@ func OpsReplication(v OpsReplicationView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if len(v.Slots) > 0 {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "<div class=\"table-wrap\"><table class=\"ops-table repl-slots\"><caption class=\"visually-hidden\">Replication slots</caption> <thead><tr><th scope=\"col\">Slot</th><th scope=\"col\">Type</th><th scope=\"col\">Active</th><th scope=\"col\" class=\"num\">WAL retained</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "<div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table repl-slots\"><caption class=\"visually-hidden\">Replication slots</caption> <thead><tr><th scope=\"col\">Slot</th><th scope=\"col\">Type</th><th scope=\"col\">Active</th><th scope=\"col\" class=\"num\">WAL retained</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

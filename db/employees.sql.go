@@ -453,28 +453,35 @@ WITH RECURSIVE lf (last_name, first_name, employee_id, email, hit, hits, steps) 
     SELECT nxt.last_name, nxt.first_name, nxt.employee_id, nxt.email, step.hit, lf.hits + step.hit::int, lf.steps + 1
     FROM lf
     CROSS JOIN LATERAL (
-        SELECT b.last_name, b.first_name, b.employee_id FROM employee_words b
-        WHERE b.word = lower($5::text)
-          AND (b.last_name, b.first_name, b.employee_id) >= (lf.last_name, lf.first_name, lf.employee_id)
-        ORDER BY b.word, b.last_name, b.first_name, b.employee_id
-        LIMIT 1
-    ) b
-    CROSS JOIN LATERAL (
-        SELECT b.employee_id = lf.employee_id
-               AND lower(lf.first_name || ' ' || lf.last_name || ' ' || lf.email) LIKE '%' || lower($6::text) || '%'
-               AND lf.employee_id <> $7::bigint
-               AND (NOT $8::boolean OR coalesce((
-                   SELECT ($9::bigint IS NULL OR x.department_id = $9)
-                          AND ($10::text = '' OR x.status = $10)
-                          AND (NOT $11::boolean OR x.status <> 'terminated')
+        SELECT lower(lf.first_name || ' ' || lf.last_name || ' ' || lf.email) LIKE '%' || lower($5::text) || '%'
+               AND lf.employee_id <> $6::bigint
+               AND (NOT $7::boolean OR coalesce((
+                   SELECT ($8::bigint IS NULL OR x.department_id = $8)
+                          AND ($9::text = '' OR x.status = $9)
+                          AND (NOT $10::boolean OR x.status <> 'terminated')
                    FROM employees x WHERE x.id = lf.employee_id), false)) AS hit
         OFFSET 0 -- evaluated once per step, not once per use of hit
     ) step
+    -- After a miss: word_b's first entry after the candidate.
+    LEFT JOIN LATERAL (
+        SELECT b.last_name, b.first_name, b.employee_id FROM employee_words b
+        WHERE NOT step.hit AND b.word = lower($11::text)
+          AND (b.last_name, b.first_name, b.employee_id) > (lf.last_name, lf.first_name, lf.employee_id)
+        ORDER BY b.word, b.last_name, b.first_name, b.employee_id
+        LIMIT 1
+    ) b ON true
+    -- Where the next candidate is sought from: after this one (a match),
+    -- or at word_b's entry (a miss; none left there: the walk is over).
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN step.hit THEN lf.last_name ELSE b.last_name END AS last_name,
+               CASE WHEN step.hit THEN lf.first_name ELSE b.first_name END AS first_name,
+               CASE WHEN step.hit THEN lf.employee_id + 1 ELSE b.employee_id END AS employee_id
+        OFFSET 0
+    ) k
     LEFT JOIN LATERAL (
         SELECT a.last_name, a.first_name, a.employee_id, a.email FROM employee_words a
         WHERE a.word = lower($1::text)
-          AND (a.last_name, a.first_name, a.employee_id) >= (b.last_name, b.first_name, b.employee_id)
-          AND (a.last_name, a.first_name, a.employee_id) <> (lf.last_name, lf.first_name, lf.employee_id)
+          AND (a.last_name, a.first_name, a.employee_id) >= (k.last_name, k.first_name, k.employee_id)
         ORDER BY a.word, a.last_name, a.first_name, a.employee_id
         LIMIT 1
     ) nxt ON true
@@ -503,13 +510,13 @@ type IntersectSearchByNameParams struct {
 	AfterLastName  string
 	AfterFirstName string
 	AfterID        int64
-	WordB          string
 	Phrase         string
 	ExcludeID      int64
 	Filtered       bool
 	DepartmentID   *int64
 	Status         string
 	HideTerminated bool
+	WordB          string
 	PageSize       int32
 	MaxSteps       int32
 }
@@ -534,32 +541,33 @@ type IntersectSearchByNameRow struct {
 // IntersectSearchByName is the plan for a search of two or more common
 // words ("zoe wong"): walking either word's entries in name order would
 // read thousands of them before the few that have the other word too, so
-// it leapfrogs. From a candidate entry of word_a it seeks the first entry
-// of word_b at or after it (one index probe); if that is the same
-// employee, and the employee's "first last email" contains the phrase,
-// the candidate matches; either way the next candidate is word_a's first
-// entry at or after where word_b got to (one more probe). Steps skip whole
-// runs of either word. The walk ends after a page of matches, when a word
-// runs out, or after max_steps steps. Both words are whole words (every
-// word of a search but its last is followed by a separator, so it must be
-// a whole word to match).
+// it leapfrogs. A candidate entry of word_a matches when its "first last
+// email" (on the entry: no row read) contains the phrase, as every match
+// of a search must (see above); then the next candidate is word_a's next
+// entry (one index probe). When it does not match, the next employee that
+// can is one who also has word_b (every word of a phrase but its first
+// starts a word of a match): the walk seeks word_b's first entry after
+// the candidate, then word_a's first at or after that (two probes), and so
+// skips whole runs of either word. It ends after a page of matches, when
+// a word runs out, or after max_steps steps. word_b stands for one index
+// word: a whole word of the search, or a start that only one word has.
 //
 // Rows: the matches (hit), then one row that says where the walk stopped:
 // its key is the next candidate (id 0 when word_a ran out) and steps tells
-// whether it gave up, in which case web/ offers to continue from there.
+// whether it gave up (then web/ reads word_a's entries in order instead).
 func (q *Queries) IntersectSearchByName(ctx context.Context, arg IntersectSearchByNameParams) ([]IntersectSearchByNameRow, error) {
 	rows, err := q.db.Query(ctx, intersectSearchByName,
 		arg.WordA,
 		arg.AfterLastName,
 		arg.AfterFirstName,
 		arg.AfterID,
-		arg.WordB,
 		arg.Phrase,
 		arg.ExcludeID,
 		arg.Filtered,
 		arg.DepartmentID,
 		arg.Status,
 		arg.HideTerminated,
+		arg.WordB,
 		arg.PageSize,
 		arg.MaxSteps,
 	)

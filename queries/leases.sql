@@ -23,3 +23,11 @@ UPDATE leases SET expires_at = now() WHERE name = @name AND token = @token AND e
 -- name: LeaseHolder :one
 SELECT holder, acquired_at, renewed_at, expires_at, (expires_at > now())::bool AS live
 FROM leases WHERE name = @name;
+
+-- name: LeaseFence :one
+-- Whether this process (token) holds the lease now. FOR SHARE keeps the
+-- lease row as it is until the caller's transaction ends: nobody takes
+-- the lease over in between, so what that transaction writes is fenced.
+SELECT l.expires_at FROM leases l
+WHERE l.name = @name AND l.token = @token AND l.expires_at > now()
+FOR SHARE;

@@ -52,6 +52,8 @@ type Config struct {
 	// 100 calls, when zero.
 	SlowQueryMean  time.Duration
 	SlowQueryCalls int64
+	// Alerts are the alert rules' settings (HRIS_ALERT_*).
+	Alerts AlertConfig
 }
 
 // withDefaults fills in the settings whose zero value means "the default".
@@ -74,6 +76,7 @@ func (c Config) withDefaults() Config {
 	if c.Calendar == nil {
 		c.Calendar = Weekdays{}
 	}
+	c.Alerts = c.Alerts.withDefaults()
 	return c
 }
 
@@ -89,6 +92,7 @@ type App struct {
 	sampler  *db.Sampler
 	ops      *opsDashboard // the /ops panels' cached readings
 	history  *history      // the capture of pool, server and query history
+	alerts   *alerts       // the alert rules' state and notifications
 
 	// unavailable counts requests answered 503 (database unavailable),
 	// for the pool history.
@@ -119,13 +123,14 @@ func New(cfg Config, database, opsDB *db.DB, log *slog.Logger) *App {
 	a.health = newHealthChecker(database, opsDB, log)
 	a.ops = newOpsDashboard(opsDB)
 	a.history = newHistory(a)
+	a.alerts = newAlerts(a)
 	a.metrics = newMetrics(a)
 	a.dummyHash, _ = HashPassword("not a real password, only something to compare against")
 	return a
 }
 
 // Run starts the background work (pool sampling, heartbeats, history,
-// session cleanup, pool log lines) and returns when ctx ends.
+// alerts, session cleanup, pool log lines) and returns when ctx ends.
 //
 // Run returns only when all of it has stopped (the heartbeat's last write
 // included), so the caller may close the pools afterwards.
@@ -137,6 +142,10 @@ func (a *App) Run(ctx context.Context) {
 		a.recordPoolHistory,
 		a.captureHistory,
 		a.watchFailover,
+		a.evaluateAlerts,
+		a.deliverAlerts,
+		a.watchInstance,
+		a.sendLocal,
 		func(ctx context.Context) { db.NewSessionStore(a.db).Cleanup(ctx, 5*time.Minute) },
 		func(ctx context.Context) {
 			if a.cfg.PoolLogInterval > 0 {

@@ -16,7 +16,8 @@ import (
 // crashed, froze or lost the database) the lease expires and the next
 // instance to try takes it over.
 //
-// A lease is a row, taken and renewed with one statement, not a session
+// A lease is a row, taken and renewed with one statement (committed
+// without waiting for a synchronous standby: see ShortTx), not a session
 // advisory lock: it holds through PgBouncer in transaction mode, where a
 // session is not ours from one transaction to the next. Its clock is the
 // database's, so instances whose clocks disagree still agree on it.
@@ -54,6 +55,9 @@ func (l *Lease) Acquire(ctx context.Context) (bool, error) {
 	held := false
 	// Retrying is safe: a second try by the same token only renews.
 	err := l.db.InTxIdempotent(ctx, func(ctx context.Context, q *Queries) error {
+		if err := q.ShortTx(ctx); err != nil {
+			return err
+		}
 		_, err := q.AcquireLease(ctx, AcquireLeaseParams{
 			Name: l.name, Holder: l.holder, Token: l.token, TtlSeconds: l.ttl.Seconds(),
 		})
@@ -96,6 +100,9 @@ func (l *Lease) Fence(ctx context.Context, q *Queries) error {
 // instance takes over on its next try instead of after the TTL.
 func (l *Lease) Release(ctx context.Context) error {
 	err := l.db.InTx(ctx, func(ctx context.Context, q *Queries) error {
+		if err := q.ShortTx(ctx); err != nil {
+			return err
+		}
 		_, err := q.ReleaseLease(ctx, ReleaseLeaseParams{Name: l.name, Token: l.token})
 		return err
 	})

@@ -79,11 +79,6 @@ WHERE w.datname = current_database()
 ORDER BY seconds DESC, w.pid, bp.pid
 LIMIT @max_rows;
 
--- name: AlertLocalCommit :exec
--- Alert bookkeeping commits without waiting for a synchronous standby:
--- the standby may be the very thing the alert is about.
-SELECT pg_catalog.set_config('synchronous_commit', 'local', true);
-
 -- name: OpenAlerts :many
 -- Episodes firing now, critical first.
 SELECT id, rule, subject, severity, summary, details, instance, started_at, fired_at, updated_at, local_key
@@ -201,21 +196,17 @@ UPDATE alert_transitions
 SET delivery = 'unsent', last_error = @reason::text
 WHERE id = ANY (ARRAY(SELECT p.id FROM alert_transitions p WHERE p.delivery = 'pending' ORDER BY p.id LIMIT 100));
 
--- name: AlertOutbox :one
--- How many transitions wait to be sent (counted up to 1000) and the head
--- of the queue's state.
-SELECT
-    (SELECT count(*) FROM (SELECT 1 FROM alert_transitions p WHERE p.delivery = 'pending' LIMIT 1000) n)::int4 AS pending,
-    h.id AS head_id,
-    h.at AS head_at,
-    h.attempts AS head_attempts,
-    h.next_attempt_at AS head_next_attempt_at,
-    coalesce(h.last_error, '')::text AS head_last_error
-FROM (SELECT 1) one
-LEFT JOIN LATERAL (
-    SELECT p.id, p.at, p.attempts, p.next_attempt_at, p.last_error
-    FROM alert_transitions p WHERE p.delivery = 'pending' ORDER BY p.id LIMIT 1
-) h ON true;
+-- name: AlertOutboxPending :one
+-- How many transitions wait to be sent (counted up to 1000).
+SELECT count(*)::int4 FROM (SELECT 1 FROM alert_transitions p WHERE p.delivery = 'pending' LIMIT 1000) n;
+
+-- name: AlertOutboxHead :one
+-- The oldest transition waiting to be sent, and how its attempts went.
+SELECT p.id, p.at, p.attempts, p.next_attempt_at, coalesce(p.last_error, '')::text AS last_error
+FROM alert_transitions p
+WHERE p.delivery = 'pending'
+ORDER BY p.id
+LIMIT 1;
 
 -- name: LastAlertDelivery :one
 -- The latest attempt to send a transition, whatever its outcome.

@@ -175,7 +175,7 @@ func (a *App) deliverDue(ctx context.Context) time.Duration {
 	}
 	if al.client == nil {
 		// No webhook: what is pending is history only.
-		err := a.opsDB.InTxLimited(ctx, alertWriteLimits, func(ctx context.Context, q *db.Queries) error {
+		err := a.alertTx(ctx, func(ctx context.Context, q *db.Queries) error {
 			_, err := q.MarkAlertsUnsent(ctx, "HRIS_ALERT_WEBHOOK_URL is not set")
 			return err
 		})
@@ -186,7 +186,7 @@ func (a *App) deliverDue(ctx context.Context) time.Duration {
 	}
 	for ctx.Err() == nil && al.holding() {
 		var t db.ClaimAlertTransitionRow
-		err := a.opsDB.InTxLimited(ctx, alertWriteLimits, func(ctx context.Context, q *db.Queries) (err error) {
+		err := a.alertTx(ctx, func(ctx context.Context, q *db.Queries) (err error) {
 			t, err = q.ClaimAlertTransition(ctx, db.ClaimAlertTransitionParams{Instance: a.cfg.InstanceID, ClaimSeconds: c.claimFor().Seconds()})
 			return err
 		})
@@ -220,7 +220,7 @@ func (a *App) finishDelivery(ctx context.Context, t db.ClaimAlertTransitionRow, 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	var wait time.Duration
-	err := a.opsDB.InTxLimited(ctx, alertWriteLimits, func(ctx context.Context, q *db.Queries) error {
+	err := a.alertTx(ctx, func(ctx context.Context, q *db.Queries) error {
 		if sendErr == nil {
 			return q.MarkAlertSent(ctx, db.MarkAlertSentParams{ID: t.ID, Instance: a.cfg.InstanceID})
 		}

@@ -16,21 +16,47 @@ import (
 // evaluator.
 var alertWriteLimits = db.Limits{Lock: time.Second, Statement: 5 * time.Second}
 
+// alertTx runs fn in a transaction bounded by alertWriteLimits with the
+// settings of a short bookkeeping transaction (db's ShortTx): it commits
+// without waiting for a synchronous standby (the standby may be what an
+// alert is about), and a holder frozen inside it loses it after 5 s
+// instead of keeping the lease row locked.
+func (a *App) alertTx(ctx context.Context, fn db.Query) error {
+	return a.opsDB.InTxLimited(ctx, alertWriteLimits, shortTx(fn))
+}
+
+// alertTxIdempotent is alertTx for work that recognises its own earlier
+// result: a commit of unknown outcome is tried again.
+func (a *App) alertTxIdempotent(ctx context.Context, fn db.Query) error {
+	return a.opsDB.InTxIdempotentLimited(ctx, alertWriteLimits, shortTx(fn))
+}
+
+func shortTx(fn db.Query) db.Query {
+	return func(ctx context.Context, q *db.Queries) error {
+		if err := q.ShortTx(ctx); err != nil {
+			return err
+		}
+		return fn(ctx, q)
+	}
+}
+
 // evaluateAlerts runs the fleet rules while this instance holds the
 // "alerts" lease, until ctx ends.
 func (a *App) evaluateAlerts(ctx context.Context) {
-	a.runLeased(ctx, a.alerts.lease, a.cfg.Alerts.Interval, func(ctx context.Context, at time.Time) {
+	al := a.alerts
+	a.runLeased(ctx, al.lease, a.cfg.Alerts.Interval, func(ctx context.Context, at time.Time) {
+		// runLeased has just taken or renewed the lease: this process may
+		// send for most of its TTL.
+		al.heldUntil.Store(time.Now().Add(al.lease.TTL() - a.cfg.Alerts.Interval/2).UnixNano())
 		a.alertRound(ctx)
 	})
+	al.heldUntil.Store(0)
 }
 
 // alertRound is one evaluation of the fleet rules by the lease holder.
 func (a *App) alertRound(ctx context.Context) {
 	al := a.alerts
 	interval := a.cfg.Alerts.Interval
-	// runLeased has just taken or renewed the lease: this process may send
-	// for most of its TTL.
-	al.heldUntil.Store(time.Now().Add(al.lease.TTL() - interval/2).UnixNano())
 	defer al.nudge()
 
 	al.mu.Lock()
@@ -121,12 +147,9 @@ func (tr *tracker) sync(open []db.OpenAlertsRow) {
 // over) stores nothing. Each firing, escalation and resolution is stored
 // at most once however many instances try (the unique indexes).
 func (a *App) storeTransitions(ctx context.Context, xs []transition, orphans []db.OpenAlertsRow) error {
-	return a.opsDB.InTxLimited(ctx, alertWriteLimits, func(ctx context.Context, q *db.Queries) error {
+	return a.alertTx(ctx, func(ctx context.Context, q *db.Queries) error {
 		for i := range xs {
 			xs[i].done = false
-		}
-		if err := q.AlertLocalCommit(ctx); err != nil {
-			return err
 		}
 		if err := a.alerts.lease.Fence(ctx, q); err != nil {
 			return err
@@ -237,7 +260,7 @@ func (a *App) pruneAlerts(ctx context.Context, now time.Time) {
 	var total int64
 	for range alertPruneBatches {
 		var n int64
-		err := a.opsDB.InTxLimited(ctx, alertWriteLimits, func(ctx context.Context, q *db.Queries) (err error) {
+		err := a.alertTx(ctx, func(ctx context.Context, q *db.Queries) (err error) {
 			n, err = q.DeleteOldAlerts(ctx, db.DeleteOldAlertsParams{Before: before, Batch: alertPruneBatch})
 			return err
 		})

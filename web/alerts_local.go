@@ -81,6 +81,7 @@ type localEvent struct {
 	sentAt      *time.Time
 	failed      bool // the receiver refused it
 	attempts    int
+	lastAttempt time.Time
 	lastErr     string
 	nextAttempt time.Time
 }
@@ -381,6 +382,7 @@ func (a *App) drainLocal(ctx context.Context) time.Duration {
 		now := time.Now()
 		l.mu.Lock()
 		ev.attempts++
+		ev.lastAttempt = now
 		var wait time.Duration
 		if err == nil {
 			ev.sentAt, ev.lastErr = &now, ""
@@ -441,10 +443,7 @@ func (a *App) recordQueued(ctx context.Context) bool {
 // when this instance sent it itself. An episode of the same rule left open
 // by an earlier process of this instance is resolved first.
 func (a *App) recordLocal(ctx context.Context, ev *localEvent) error {
-	return a.opsDB.InTxIdempotentLimited(ctx, alertWriteLimits, func(ctx context.Context, q *db.Queries) error {
-		if err := q.AlertLocalCommit(ctx); err != nil {
-			return err
-		}
+	return a.alertTxIdempotent(ctx, func(ctx context.Context, q *db.Queries) error {
 		old, err := q.SupersedeAlerts(ctx, db.SupersedeAlertsParams{At: ev.at, Rule: ev.rule, Subject: ev.subject, LocalKey: ev.episode.key})
 		if err != nil {
 			return err
@@ -469,16 +468,18 @@ func (a *App) recordLocal(ctx context.Context, ev *localEvent) error {
 		l.mu.Lock()
 		p.Attempts = int32(ev.attempts)
 		if ev.attempts > 0 {
-			p.LastAttemptAt = &ev.at
+			last := ev.lastAttempt
+			p.LastAttemptAt = &last
 		}
+		lastErr, self := ev.lastErr, a.cfg.InstanceID
 		switch {
 		case ev.sentAt != nil:
-			p.Delivery, p.SentAt, p.SentBy = "sent", ev.sentAt, &a.cfg.InstanceID
-			p.LastAttemptAt = ev.sentAt
+			sent := *ev.sentAt
+			p.Delivery, p.SentAt, p.SentBy = "sent", &sent, &self
 		case ev.failed:
-			p.Delivery, p.LastError = "failed", &ev.lastErr
-		case ev.lastErr != "":
-			p.LastError = &ev.lastErr
+			p.Delivery, p.LastError = "failed", &lastErr
+		case lastErr != "":
+			p.LastError = &lastErr
 		}
 		l.mu.Unlock()
 		_, err = q.InsertAlertTransition(ctx, p)

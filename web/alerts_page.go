@@ -74,9 +74,9 @@ func (a *App) opsAlerts(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		ob, err := q.AlertOutbox(ctx)
+		ob, err := readOutbox(ctx, q)
 		if err != nil {
-			return fmt.Errorf("alerts: outbox: %w", err)
+			return err
 		}
 		fillOutbox(&v.Delivery, ob)
 		last, err := q.LastAlertDelivery(ctx)
@@ -109,19 +109,34 @@ func (a *App) opsAlerts(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, pages.OpsAlerts(a.page(r, "Alerts", "ops"), v))
 }
 
-func fillOutbox(d *pages.OpsAlertDelivery, ob db.AlertOutboxRow) {
-	d.Pending = ob.Pending
-	if ob.HeadID != nil {
-		d.HeadAttempts = derefOr(ob.HeadAttempts, 0)
-		d.HeadAt, d.HeadNext, d.HeadError = ob.HeadAt, ob.HeadNextAttemptAt, ob.HeadLastError
-	}
+// outbox is the state of the webhook's queue.
+type outbox struct {
+	pending int32
+	head    *db.AlertOutboxHeadRow
 }
 
-func derefOr[T any](p *T, def T) T {
-	if p == nil {
-		return def
+func readOutbox(ctx context.Context, q *db.Queries) (outbox, error) {
+	var ob outbox
+	var err error
+	if ob.pending, err = q.AlertOutboxPending(ctx); err != nil {
+		return ob, fmt.Errorf("alerts: outbox: %w", err)
 	}
-	return *p
+	head, err := q.AlertOutboxHead(ctx)
+	switch {
+	case err == nil:
+		ob.head = &head
+	case !errors.Is(err, pgx.ErrNoRows):
+		return ob, fmt.Errorf("alerts: outbox head: %w", err)
+	}
+	return ob, nil
+}
+
+func fillOutbox(d *pages.OpsAlertDelivery, ob outbox) {
+	d.Pending = ob.pending
+	if h := ob.head; h != nil {
+		d.HeadAttempts, d.HeadError = h.Attempts, h.LastError
+		d.HeadAt, d.HeadNext = &h.At, &h.NextAttemptAt
+	}
 }
 
 // alertsBanner is GET /ops/alerts/banner, the /ops banner's poll.
@@ -133,7 +148,7 @@ func (a *App) alertsBanner(w http.ResponseWriter, r *http.Request) {
 // many admins watch /ops.
 type bannerData struct {
 	open   []db.OpenAlertsRow
-	outbox db.AlertOutboxRow
+	outbox outbox
 }
 
 func newBannerCache(ops *db.DB) *opsCache[bannerData] {
@@ -142,7 +157,7 @@ func newBannerCache(ops *db.DB) *opsCache[bannerData] {
 			if b.open, err = q.OpenAlerts(ctx, openAlertRows); err != nil {
 				return err
 			}
-			b.outbox, err = q.AlertOutbox(ctx)
+			b.outbox, err = readOutbox(ctx, q)
 			return err
 		})
 		return b, err

@@ -95,11 +95,16 @@ func fleetFindings(c AlertConfig, r *alertReading, self string) ([]finding, map[
 		{ruleIdleInTx, func() []finding { return checkIdleInTx(c, r.idle) }},
 		{ruleBlocked, func() []finding { return checkBlocked(c, r.waits) }},
 		{ruleConnections, func() []finding { return checkConnections(c, r.server) }},
-		{ruleStale, func() []finding { return checkStale(r.fleet) }},
+		{ruleStale, func() []finding { return checkStale(r.fleet, self) }},
 		{ruleReplication, func() []finding { return checkReplication(c, r.replication, r.standbys) }},
 		{ruleXIDAge, func() []finding { return checkXIDAge(c, r.xid) }},
 	} {
 		if r.failed[check.rule] != nil {
+			continue
+		}
+		if check.rule == ruleStale && selfStale(r.fleet, self) {
+			// This instance's own heartbeats are not getting through (the
+			// database was away): the others' silence proves nothing yet.
 			continue
 		}
 		evaluated[check.rule] = true
@@ -318,11 +323,13 @@ func checkConnections(c AlertConfig, s db.OpsServerRow) []finding {
 	}}
 }
 
-func checkStale(rows []db.FleetInstancesRow) []finding {
+// checkStale names the instances that stopped sending heartbeats without
+// a clean stop. The evaluator is not one of them: it is evaluating.
+func checkStale(rows []db.FleetInstancesRow, self string) []finding {
 	var out []finding
 	for _, r := range rows {
 		age := secondsDuration(r.SecondsSinceSeen)
-		if r.StoppedAt != nil || age <= staleAfter {
+		if r.StoppedAt != nil || age <= staleAfter || r.InstanceID == self {
 			continue
 		}
 		sev := sevWarning
@@ -340,6 +347,16 @@ func checkStale(rows []db.FleetInstancesRow) []finding {
 		})
 	}
 	return out
+}
+
+// selfStale reports whether the evaluator's own heartbeat is stale.
+func selfStale(rows []db.FleetInstancesRow, self string) bool {
+	for _, r := range rows {
+		if r.InstanceID == self {
+			return r.StoppedAt == nil && secondsDuration(r.SecondsSinceSeen) > staleAfter
+		}
+	}
+	return false
 }
 
 // checkReplication looks at the primary's standbys, when it has any or
@@ -429,7 +446,7 @@ func checkXIDAge(c AlertConfig, x db.OpsDatabaseXidAgeRow) []finding {
 	}}
 }
 
-// orphanFindings resolves what instances left behind: the instance rules'
+// orphanedLocal finds what instances left behind: the instance rules'
 // open episodes of an instance that stopped cleanly or is gone from the
 // fleet (it cannot resolve them itself any more).
 func orphanedLocal(r *alertReading) []db.OpenAlertsRow {

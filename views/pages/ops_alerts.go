@@ -90,6 +90,40 @@ type OpsAlertAttempt struct {
 	SentBy   string
 }
 
+// FailingWords says how the oldest waiting message has fared.
+func (d OpsAlertDelivery) FailingWords() string {
+	s := "Deliveries are failing: the oldest message waiting"
+	if d.HeadAt != nil {
+		s += " (from " + partials.Clock(*d.HeadAt) + ")"
+	}
+	s += fmt.Sprintf(" has been tried %d %s; last error: %s.", d.HeadAttempts, plural(int(d.HeadAttempts), "time", "times"), d.HeadError)
+	if d.HeadNext != nil {
+		s += " Next try at " + partials.Clock(*d.HeadNext) + "."
+	}
+	return s + fmt.Sprintf(" %d waiting in all.", d.Pending)
+}
+
+// Lede is the page's introduction: the interval and who evaluates.
+func (v OpsAlertsView) Lede() string {
+	s := "Rules checked every " + partials.Span(v.Interval) + "; each firing and each resolution is sent once to the webhook. "
+	switch {
+	case v.Evaluator == "":
+		return s + "No instance evaluates the fleet rules at the moment."
+	case v.Evaluator == v.Self:
+		return s + "The fleet rules are evaluated by " + v.Evaluator + " (this instance) since " + partials.Clock(v.EvaluatorSince) + "."
+	}
+	return s + "The fleet rules are evaluated by " + v.Evaluator + " since " + partials.Clock(v.EvaluatorSince) + "."
+}
+
+// When is where and when an episode happened, in a line.
+func (a OpsAlert) When(now time.Time) string {
+	s := "on " + a.Instance + " · since " + partials.Clock(a.StartedAt) + " (" + a.Duration(now) + ")"
+	if a.ResolvedAt != nil {
+		s += " · resolved " + partials.Clock(*a.ResolvedAt)
+	}
+	return s
+}
+
 // Failing reports whether the head of the queue has failed already.
 func (d OpsAlertDelivery) Failing() bool { return d.Pending > 0 && d.HeadAttempts > 0 && d.HeadError != "" }
 

@@ -478,10 +478,10 @@ type alerts struct {
 func newAlerts(a *App) *alerts {
 	c := a.cfg.Alerts
 	al := &alerts{
-		cfg:   c,
-		lease: db.NewLease(a.opsDB, alertLeaseName, a.cfg.InstanceID, leaseTTL(c.Interval)),
-		fleet: newTracker(c.Interval),
-		wake:  make(chan struct{}, 1),
+		cfg:    c,
+		lease:  db.NewLease(a.opsDB, alertLeaseName, a.cfg.InstanceID, leaseTTL(c.Interval)),
+		fleet:  newTracker(c.Interval),
+		wake:   make(chan struct{}, 1),
 		local:  newLocalAlerts(c),
 		banner: newBannerCache(a.opsDB),
 	}

@@ -42,16 +42,16 @@ func TestTrackerForAndFlap(t *testing.T) {
 		eval map[string]bool
 		want string
 	}{
-		{0, long(sevWarning), all, ""},                      // pending
-		{10 * time.Second, nil, all, ""},                   // a blip: forgotten
-		{20 * time.Second, long(sevWarning), all, ""},      // pending again
+		{0, long(sevWarning), all, ""},                // pending
+		{10 * time.Second, nil, all, ""},              // a blip: forgotten
+		{20 * time.Second, long(sevWarning), all, ""}, // pending again
 		{30 * time.Second, long(sevWarning), all, "fire:long_query"},
-		{40 * time.Second, nil, all, ""},                   // one missed sample
+		{40 * time.Second, nil, all, ""}, // one missed sample
 		{50 * time.Second, long(sevWarning), all, "refresh:long_query"},
 		{60 * time.Second, long(sevCritical), all, "escalate:long_query"},
 		{70 * time.Second, long(sevWarning), all, "refresh:long_query"}, // no way down
-		{80 * time.Second, nil, map[string]bool{}, ""},     // not evaluated: nothing
-		{90 * time.Second, nil, all, ""},                   // gone once
+		{80 * time.Second, nil, map[string]bool{}, ""},                  // not evaluated: nothing
+		{90 * time.Second, nil, all, ""},                                // gone once
 		{100 * time.Second, nil, all, "resolve:long_query"},
 		{110 * time.Second, nil, all, ""},
 	}

@@ -273,7 +273,7 @@ func checkBlocked(c AlertConfig, rows []db.AlertLockWaitsRow) []finding {
 		"blocker_pid": named, "blocker_state": b.BlockerState, "blocker_query": db.ScrubQuery(b.BlockerQuery),
 		"blocker_application": b.BlockerApplication, "blocker_user": b.BlockerUser, "blocker_client": b.BlockerClient,
 		"blocker_transaction_seconds": round1(b.BlockerXactSeconds),
-		"blocked_by_blocker": len(waitersOf[named]), "waiting": len(waiters),
+		"blocked_by_blocker":          len(waitersOf[named]), "waiting": len(waiters),
 		"threshold_seconds": c.Blocked.Seconds(), "critical_seconds": criticalFactor * c.Blocked.Seconds(),
 	}
 	if top.BlockerPid != named {

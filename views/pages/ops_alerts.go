@@ -125,7 +125,9 @@ func (a OpsAlert) When(now time.Time) string {
 }
 
 // Failing reports whether the head of the queue has failed already.
-func (d OpsAlertDelivery) Failing() bool { return d.Pending > 0 && d.HeadAttempts > 0 && d.HeadError != "" }
+func (d OpsAlertDelivery) Failing() bool {
+	return d.Pending > 0 && d.HeadAttempts > 0 && d.HeadError != ""
+}
 
 // Duration is how long an episode lasted, or has lasted until now.
 func (a OpsAlert) Duration(now time.Time) string {

@@ -704,59 +704,6 @@ func (q *Queries) OpenAlerts(ctx context.Context, maxRows int32) ([]OpenAlertsRo
 	return items, nil
 }
 
-const recentAlerts = `-- name: RecentAlerts :many
-SELECT id, rule, subject, severity, summary, details, instance, started_at, fired_at, updated_at, resolved_at
-FROM alerts
-ORDER BY fired_at DESC, id DESC
-LIMIT $1
-`
-
-type RecentAlertsRow struct {
-	ID         int64
-	Rule       string
-	Subject    string
-	Severity   string
-	Summary    string
-	Details    json.RawMessage
-	Instance   string
-	StartedAt  time.Time
-	FiredAt    time.Time
-	UpdatedAt  time.Time
-	ResolvedAt *time.Time
-}
-
-func (q *Queries) RecentAlerts(ctx context.Context, maxRows int32) ([]RecentAlertsRow, error) {
-	rows, err := q.db.Query(ctx, recentAlerts, maxRows)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []RecentAlertsRow{}
-	for rows.Next() {
-		var i RecentAlertsRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Rule,
-			&i.Subject,
-			&i.Severity,
-			&i.Summary,
-			&i.Details,
-			&i.Instance,
-			&i.StartedAt,
-			&i.FiredAt,
-			&i.UpdatedAt,
-			&i.ResolvedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const recordLocalAlert = `-- name: RecordLocalAlert :one
 INSERT INTO alerts AS a (rule, subject, severity, summary, details, instance, started_at, fired_at, updated_at, resolved_at, local_key)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
@@ -869,6 +816,61 @@ func (q *Queries) ResolveAlert(ctx context.Context, arg ResolveAlertParams) (Res
 		&i.FiredAt,
 	)
 	return i, err
+}
+
+const resolvedAlerts = `-- name: ResolvedAlerts :many
+SELECT id, rule, subject, severity, summary, details, instance, started_at, fired_at, updated_at, resolved_at
+FROM alerts
+WHERE resolved_at IS NOT NULL
+ORDER BY resolved_at DESC
+LIMIT $1
+`
+
+type ResolvedAlertsRow struct {
+	ID         int64
+	Rule       string
+	Subject    string
+	Severity   string
+	Summary    string
+	Details    json.RawMessage
+	Instance   string
+	StartedAt  time.Time
+	FiredAt    time.Time
+	UpdatedAt  time.Time
+	ResolvedAt *time.Time
+}
+
+// The latest episodes that ended (alerts_resolved).
+func (q *Queries) ResolvedAlerts(ctx context.Context, maxRows int32) ([]ResolvedAlertsRow, error) {
+	rows, err := q.db.Query(ctx, resolvedAlerts, maxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ResolvedAlertsRow{}
+	for rows.Next() {
+		var i ResolvedAlertsRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Rule,
+			&i.Subject,
+			&i.Severity,
+			&i.Summary,
+			&i.Details,
+			&i.Instance,
+			&i.StartedAt,
+			&i.FiredAt,
+			&i.UpdatedAt,
+			&i.ResolvedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const supersedeAlerts = `-- name: SupersedeAlerts :many

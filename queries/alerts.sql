@@ -218,10 +218,12 @@ WHERE t.last_attempt_at IS NOT NULL
 ORDER BY t.last_attempt_at DESC
 LIMIT 1;
 
--- name: RecentAlerts :many
+-- name: ResolvedAlerts :many
+-- The latest episodes that ended (alerts_resolved).
 SELECT id, rule, subject, severity, summary, details, instance, started_at, fired_at, updated_at, resolved_at
 FROM alerts
-ORDER BY fired_at DESC, id DESC
+WHERE resolved_at IS NOT NULL
+ORDER BY resolved_at DESC
 LIMIT @max_rows;
 
 -- name: AlertTransitionsOf :many

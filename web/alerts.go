@@ -208,7 +208,7 @@ var alertRules = []alertRule{
 		Warning:  func(c AlertConfig) string { return fmt.Sprintf("%d %% in use", c.ConnectionsPct) },
 		Critical: func(c AlertConfig) string { return fmt.Sprintf("%d %% in use", c.criticalPct()) }},
 	{Name: rulePool, Fleet: false, ForRounds: 1,
-		Watches: "this instance's connection pool (HRIS_DB_MAX_CONNS) over the last minute",
+		Watches: "this instance's connection pool (HRIS_DB_MAX_CONNS)",
 		Warning: func(c AlertConfig) string {
 			return "a request waited for a connection while the pool was full, in the last " + spanWords(c.PoolWindow)
 		},
@@ -458,6 +458,9 @@ type alerts struct {
 	// heldUntil (unix nanos): this process held the lease at its last
 	// round, and may send until then.
 	heldUntil atomic.Int64
+	// fencedOff counts rounds whose transitions the lease fence refused
+	// (this process believed it held the lease; it did not).
+	fencedOff atomic.Int64
 	// wake nudges the sender (a transition was stored, a round ended).
 	wake chan struct{}
 

@@ -91,6 +91,7 @@ func (a *App) alertRound(ctx context.Context) {
 	case isLeaseLost(err):
 		a.log.Info("alerts: the lease moved to another instance during the round; it decides now")
 		al.heldUntil.Store(0)
+		al.fencedOff.Add(1)
 		return
 	case err != nil:
 		if ctx.Err() == nil {

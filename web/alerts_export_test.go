@@ -27,3 +27,7 @@ func AlertQueued(a *App) int {
 
 // AlertTTL is the alerts lease's TTL.
 func AlertTTL(a *App) time.Duration { return a.alerts.lease.TTL() }
+
+// AlertFencedRounds is how many of this app's rounds the lease fence
+// refused to store.
+func AlertFencedRounds(a *App) int64 { return a.alerts.fencedOff.Load() }

@@ -15,7 +15,7 @@ import (
 	"hris/views/partials"
 )
 
-// recentAlertRows is how many episodes /ops/alerts lists.
+// recentAlertRows is how many ended episodes /ops/alerts lists.
 const recentAlertRows = 30
 
 // opsAlerts is GET /ops/alerts: what fires now, the notifications, the
@@ -23,7 +23,7 @@ const recentAlertRows = 30
 func (a *App) opsAlerts(w http.ResponseWriter, r *http.Request) {
 	c := a.cfg.Alerts
 	v := pages.OpsAlertsView{
-		UpdatedAt: time.Now(), Interval: c.Interval, Self: a.cfg.InstanceID,
+		UpdatedAt: time.Now(), Interval: spanWords(c.Interval), Self: a.cfg.InstanceID,
 		Delivery: pages.OpsAlertDelivery{Webhook: webhookHost(c.WebhookURL)},
 	}
 	var (
@@ -35,9 +35,9 @@ func (a *App) opsAlerts(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return fmt.Errorf("alerts: open: %w", err)
 		}
-		recentRows, err := q.RecentAlerts(ctx, recentAlertRows)
+		recentRows, err := q.ResolvedAlerts(ctx, recentAlertRows)
 		if err != nil {
-			return fmt.Errorf("alerts: recent: %w", err)
+			return fmt.Errorf("alerts: resolved: %w", err)
 		}
 		ids := make([]int64, 0, len(openRows)+len(recentRows))
 		byID := map[int64]*pages.OpsAlert{}
@@ -103,7 +103,7 @@ func (a *App) opsAlerts(w http.ResponseWriter, r *http.Request) {
 	for _, rule := range alertRules {
 		v.Rules = append(v.Rules, pages.OpsAlertRule{
 			Name: rule.Name, Watches: rule.Watches, Warning: rule.Warning(c), Critical: rule.Critical(c),
-			For: time.Duration(rule.ForRounds) * c.Interval, Fleet: rule.Fleet, Firing: firing[rule.Name],
+			For: spanWords(time.Duration(rule.ForRounds) * c.Interval), Fleet: rule.Fleet, Firing: firing[rule.Name],
 		})
 	}
 	a.render(w, r, http.StatusOK, pages.OpsAlerts(a.page(r, "Alerts", "ops"), v))

@@ -65,9 +65,11 @@ func TestAlertRulesPromtool(t *testing.T) {
 		return strings.Contains(body, "hris_pg_xid_age{") && strings.Contains(body, "hris_db_up{")
 	})
 	var series []string
-	for _, m := range regexp.MustCompile(`\bhris_[a-z_]+\b`).FindAllString(string(rules), -1) {
-		if !slices.Contains(series, m) {
-			series = append(series, m)
+	for _, expr := range regexp.MustCompile(`(?m)^\s*expr: (.*)$`).FindAllStringSubmatch(string(rules), -1) {
+		for _, m := range regexp.MustCompile(`\bhris_[a-z_]+\b`).FindAllString(expr[1], -1) {
+			if !slices.Contains(series, m) {
+				series = append(series, m)
+			}
 		}
 	}
 	for _, s := range series {

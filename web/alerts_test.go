@@ -464,6 +464,12 @@ func TestAlertsExactlyOnceWithTwoInstances(t *testing.T) {
 		t.Errorf("fired by %v, want the lease holder %s", by, first)
 	}
 
+	if n := web.AlertFencedRounds(apps[other]); n == 0 {
+		t.Error("the rounds run by hand on the instance without the lease were never refused by the fence")
+	} else {
+		t.Logf("%d rounds of the instance without the lease refused by the fence", n)
+	}
+
 	// The holder stops (and gives the lease up); the other takes over and
 	// resolves what the first one fired.
 	stops[first]()

@@ -22,7 +22,6 @@ CREATE TABLE alerts (
     local_key   uuid        UNIQUE
 );
 CREATE UNIQUE INDEX alerts_open ON alerts (rule, subject) WHERE resolved_at IS NULL;
-CREATE INDEX alerts_recent ON alerts (fired_at DESC, id DESC);
 CREATE INDEX alerts_resolved ON alerts (resolved_at) WHERE resolved_at IS NOT NULL;
 
 -- alert_transitions are the episodes' transitions — firing (as a warning,

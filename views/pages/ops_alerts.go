@@ -21,7 +21,7 @@ type OpsAlertsView struct {
 	Recent    []OpsAlert
 	Rules     []OpsAlertRule
 	Delivery  OpsAlertDelivery
-	Interval  time.Duration
+	Interval  string // between evaluations, in words
 	// Evaluator is the instance holding the alerts lease (it evaluates the
 	// fleet rules and sends the notifications); "" when none holds it.
 	Evaluator      string
@@ -61,7 +61,7 @@ type OpsAlertRule struct {
 	Watches  string
 	Warning  string
 	Critical string
-	For      time.Duration
+	For      string // in words
 	Fleet    bool
 	Firing   string // the severity it fires at now, or ""
 }
@@ -105,7 +105,7 @@ func (d OpsAlertDelivery) FailingWords() string {
 
 // Lede is the page's introduction: the interval and who evaluates.
 func (v OpsAlertsView) Lede() string {
-	s := "Rules checked every " + partials.Span(v.Interval) + "; each firing and each resolution is sent once to the webhook. "
+	s := "Rules checked every " + v.Interval + "; each firing and each resolution is sent once to the webhook. "
 	switch {
 	case v.Evaluator == "":
 		return s + "No instance evaluates the fleet rules at the moment."
@@ -167,6 +167,9 @@ func (a OpsAlert) Rows() []DetailRow {
 	rows := make([]DetailRow, 0, len(keys))
 	for _, k := range keys {
 		v := detailValue(m[k])
+		if f, ok := m[k].(float64); ok && strings.HasSuffix(k, "pid") {
+			v = strconv.FormatInt(int64(f), 10) // an id, not a quantity
+		}
 		if v == "" {
 			continue
 		}
@@ -234,12 +237,6 @@ func deliveryWords(t OpsAlertTransition) string {
 	return "not sent: no webhook"
 }
 
-func forWords(d time.Duration) string {
-	if d <= 0 {
-		return "—"
-	}
-	return partials.Span(d)
-}
 
 func evaluatedWords(r OpsAlertRule) string {
 	if r.Fleet {

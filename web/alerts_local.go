@@ -356,7 +356,10 @@ func (a *App) sendLocal(ctx context.Context) {
 // it, sends what is due and not sent yet. It returns how long to wait.
 func (a *App) drainLocal(ctx context.Context) time.Duration {
 	l, c := a.alerts.local, a.cfg.Alerts
-	if a.recordQueued(ctx) {
+	// While this instance's last check found the database away, the
+	// messages go out first and are written afterwards: an attempt to
+	// write to a frozen server costs seconds.
+	if a.alerts.dbUp.Load() != 0 && a.recordQueued(ctx) {
 		return c.Interval
 	}
 	if a.alerts.client == nil {

@@ -237,7 +237,6 @@ func deliveryWords(t OpsAlertTransition) string {
 	return "not sent: no webhook"
 }
 
-
 func evaluatedWords(r OpsAlertRule) string {
 	if r.Fleet {
 		return "lease holder"

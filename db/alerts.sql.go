@@ -91,6 +91,7 @@ SELECT
     coalesce(w.query, '')::text AS query,
     coalesce(extract(epoch FROM now() - coalesce(wl.waitstart, w.query_start)), 0)::float8 AS seconds,
     coalesce(wl.mode, '')::text AS lock_mode,
+    coalesce(wl.locktype, '')::text AS lock_type,
     coalesce(wl.relation::regclass::text, '')::text AS lock_relation,
     bp.pid::int4 AS blocker_pid,
     coalesce(b.usename::text, '')::text AS blocker_user,
@@ -104,7 +105,7 @@ FROM pg_catalog.pg_stat_activity w
 CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS bp(pid)
 LEFT JOIN pg_catalog.pg_stat_activity b ON b.pid = bp.pid
 LEFT JOIN LATERAL (
-    SELECT l.mode, l.relation, l.waitstart
+    SELECT l.locktype, l.mode, l.relation, l.waitstart
     FROM pg_catalog.pg_locks l
     WHERE l.pid = w.pid AND NOT l.granted
     LIMIT 1
@@ -122,6 +123,7 @@ type AlertLockWaitsRow struct {
 	Query              string
 	Seconds            float64
 	LockMode           string
+	LockType           string
 	LockRelation       string
 	BlockerPid         int32
 	BlockerUser        string
@@ -151,6 +153,7 @@ func (q *Queries) AlertLockWaits(ctx context.Context, maxRows int32) ([]AlertLoc
 			&i.Query,
 			&i.Seconds,
 			&i.LockMode,
+			&i.LockType,
 			&i.LockRelation,
 			&i.BlockerPid,
 			&i.BlockerUser,

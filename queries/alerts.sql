@@ -56,6 +56,7 @@ SELECT
     coalesce(w.query, '')::text AS query,
     coalesce(extract(epoch FROM now() - coalesce(wl.waitstart, w.query_start)), 0)::float8 AS seconds,
     coalesce(wl.mode, '')::text AS lock_mode,
+    coalesce(wl.locktype, '')::text AS lock_type,
     coalesce(wl.relation::regclass::text, '')::text AS lock_relation,
     bp.pid::int4 AS blocker_pid,
     coalesce(b.usename::text, '')::text AS blocker_user,
@@ -69,7 +70,7 @@ FROM pg_catalog.pg_stat_activity w
 CROSS JOIN LATERAL unnest(pg_catalog.pg_blocking_pids(w.pid)) AS bp(pid)
 LEFT JOIN pg_catalog.pg_stat_activity b ON b.pid = bp.pid
 LEFT JOIN LATERAL (
-    SELECT l.mode, l.relation, l.waitstart
+    SELECT l.locktype, l.mode, l.relation, l.waitstart
     FROM pg_catalog.pg_locks l
     WHERE l.pid = w.pid AND NOT l.granted
     LIMIT 1

@@ -144,9 +144,10 @@ func (c AlertConfig) backoff(attempts int, err error) time.Duration {
 	return d
 }
 
-// claimFor is how long a sender owns a transition it is sending: longer
-// than an attempt can take, so only a sender that died loses it.
-func (c AlertConfig) claimFor() time.Duration { return c.WebhookTimeout + 10*time.Second }
+// claimFor is how long a sender owns a transition it is sending: an
+// attempt's timeout and the time to record its outcome, so only a sender
+// that died loses it (and the queue waits that long behind it).
+func (c AlertConfig) claimFor() time.Duration { return c.WebhookTimeout + 5*time.Second }
 
 // deliverAlerts sends stored transitions while this instance holds the
 // alerts lease, until ctx ends. A round's end, a stored transition or a

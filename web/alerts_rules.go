@@ -264,8 +264,11 @@ func checkBlocked(c AlertConfig, rows []db.AlertLockWaitsRow) []finding {
 	}
 	b := info[named]
 	lock := top.LockMode
+	if top.LockType != "" {
+		lock += " on " + top.LockType
+	}
 	if top.LockRelation != "" {
-		lock += " on " + top.LockRelation
+		lock += " " + top.LockRelation
 	}
 	d := map[string]any{
 		"pid": top.Pid, "seconds": round1(top.Seconds), "query": db.ScrubQuery(top.Query),

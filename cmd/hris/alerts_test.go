@@ -345,6 +345,12 @@ func TestAlertSenderKilledMidDelivery(t *testing.T) {
 	if sentBy != survivor || attempts != 2 {
 		t.Errorf("sent by %s after %d attempts, want %s after 2", sentBy, attempts, survivor)
 	}
+	// The killed instance has stopped sending heartbeats, too.
+	st := rcv.wait("instance_stale", "firing", 1, 40*time.Second)
+	latency(t, "instance_stale (the sender killed)", killed, st)
+	if st.Instance != holder || st.Details["evaluated_by"] != survivor {
+		t.Errorf("instance_stale: %+v", st)
+	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}

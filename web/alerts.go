@@ -100,7 +100,8 @@ type AlertConfig struct {
 	// The rest has no variable of its own: the defaults are the anchors'
 	// (PgHero, postgres_exporter); tests lower them.
 
-	// PoolWindow is how far back pool_saturation looks (a minute).
+	// PoolWindow is the span pool_saturation's summary counts over (a
+	// minute); the condition itself is what happened between two checks.
 	PoolWindow time.Duration
 	// LagBytes and LagSeconds are replication_lag's warning (10 MB, 30 s);
 	// five times either is critical.
@@ -209,11 +210,11 @@ var alertRules = []alertRule{
 		Critical: func(c AlertConfig) string { return fmt.Sprintf("%d %% in use", c.criticalPct()) }},
 	{Name: rulePool, Fleet: false, ForRounds: 1,
 		Watches: "this instance's connection pool (HRIS_DB_MAX_CONNS)",
-		Warning: func(c AlertConfig) string {
-			return "a request waited for a connection while the pool was full, in the last " + spanWords(c.PoolWindow)
+		Warning: func(AlertConfig) string {
+			return "requests waited for a connection while the pool was full (between two checks, at two in a row)"
 		},
-		Critical: func(c AlertConfig) string {
-			return "a request gave up waiting or was answered 503, in the last " + spanWords(c.PoolWindow)
+		Critical: func(AlertConfig) string {
+			return "requests gave up waiting, or were answered 503"
 		}},
 	{Name: ruleStale, Fleet: true, ForRounds: 1,
 		Watches:  "every instance's heartbeat (one every 5 s; a clean stop is not an alert)",

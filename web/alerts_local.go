@@ -44,9 +44,12 @@ type localAlerts struct {
 	dropped int64
 
 	// pool_saturation's memory: the newest sampler sample counted into
-	// fullWaits, and the 503 counter over the window.
-	lastSample  time.Time
-	unavailable []counterAt
+	// fullWaits, the previous evaluation's pool sample and 503 count, and
+	// the 503 counter over the window.
+	lastSample      time.Time
+	prevFresh       *db.PoolSample
+	prevUnavailable int64
+	unavailable     []counterAt
 }
 
 type counterAt struct {
@@ -180,46 +183,11 @@ func unreachableFinding(h Health, self string) finding {
 // acquire then waits for a release, not for a new connection.
 func poolFull(s db.PoolSample) bool { return s.Max > 0 && s.Total >= s.Max }
 
-// poolFinding is pool_saturation over the last PoolWindow: acquires that
-// waited while the pool was full (warning), acquires given up or requests
-// answered 503 (critical). It also counts the full waits for /metrics.
-func (a *App) poolFinding(now time.Time) *finding {
-	l, window := a.alerts.local, a.cfg.Alerts.PoolWindow
-	samples := append(a.sampler.Samples(), db.SamplePool(a.db.Pool))
-	unavailable := a.unavailable.Load()
-
-	l.mu.Lock()
-	for i := 1; i < len(samples); i++ {
-		s, p := samples[i], samples[i-1]
-		if !s.At.After(l.lastSample) || i == len(samples)-1 {
-			continue // counted already; the fresh sample is counted next time, as the sampler's
-		}
-		if d := s.EmptyAcquireCount - p.EmptyAcquireCount; d > 0 && (poolFull(s) || poolFull(p)) {
-			a.alerts.fullWaits.Add(d)
-		}
-		l.lastSample = s.At
-	}
-	l.unavailable = append(l.unavailable, counterAt{now, unavailable})
-	// Keep the newest reading at or before the window's start as the base.
-	for len(l.unavailable) > 1 && !l.unavailable[1].at.After(now.Add(-window)) {
-		l.unavailable = l.unavailable[1:]
-	}
-	refused := unavailable - l.unavailable[0].n
-	l.mu.Unlock()
-
-	first := len(samples) - 1
-	for first > 0 && samples[first-1].At.After(now.Add(-window)) {
-		first--
-	}
-	var waitedFull, waited int64
-	var peak int32
-	for i := first; i < len(samples); i++ {
-		s := samples[i]
-		peak = max(peak, s.Acquired)
-		if i == 0 {
-			continue
-		}
-		p := samples[i-1]
+// fullWaits counts the acquires that waited while the pool was full
+// between consecutive samples of ss.
+func fullWaits(ss []db.PoolSample) (waitedFull, waited int64) {
+	for i := 1; i < len(ss); i++ {
+		s, p := ss[i], ss[i-1]
 		if d := s.EmptyAcquireCount - p.EmptyAcquireCount; d > 0 {
 			waited += d
 			if poolFull(s) || poolFull(p) {
@@ -227,21 +195,82 @@ func (a *App) poolFinding(now time.Time) *finding {
 			}
 		}
 	}
-	base, last := samples[max(first-1, 0)], samples[len(samples)-1]
-	canceled := last.CanceledAcquireCount - base.CanceledAcquireCount
-	waitMs := float64((last.EmptyAcquireWait - base.EmptyAcquireWait).Microseconds()) / 1000
+	return waitedFull, waited
+}
 
+// poolFinding is pool_saturation. The condition is what happened since the
+// previous evaluation: acquires that waited while the pool was full
+// (warning), acquires given up or requests answered 503 (critical). Seen
+// at two evaluations in a row it fires, so saturation that lasts fires and
+// a one-second burst does not. The summary counts the last PoolWindow.
+// It also counts the full waits for /metrics.
+func (a *App) poolFinding(now time.Time) *finding {
+	l, window := a.alerts.local, a.cfg.Alerts.PoolWindow
+	fresh := db.SamplePool(a.db.Pool)
+	samples := append(a.sampler.Samples(), fresh)
+	unavailable := a.unavailable.Load()
+
+	l.mu.Lock()
+	// The sampler's samples not counted yet, into the Prometheus counter.
+	for i := 1; i < len(samples)-1; i++ {
+		if samples[i].At.After(l.lastSample) {
+			w, _ := fullWaits(samples[i-1 : i+1])
+			a.alerts.fullWaits.Add(w)
+			l.lastSample = samples[i].At
+		}
+	}
+	// Since the previous evaluation: the sampler's samples taken meanwhile,
+	// framed by the previous evaluation's fresh sample and this one's.
+	recent := []db.PoolSample{}
+	if l.prevFresh != nil {
+		recent = append(recent, *l.prevFresh)
+		for _, s := range samples[:len(samples)-1] {
+			if s.At.After(l.prevFresh.At) {
+				recent = append(recent, s)
+			}
+		}
+	}
+	recent = append(recent, fresh)
+	prevUnavailable, havePrev := l.prevUnavailable, l.prevFresh != nil
+	l.prevFresh, l.prevUnavailable = &fresh, unavailable
+	l.unavailable = append(l.unavailable, counterAt{now, unavailable})
+	// Keep the newest reading at or before the window's start as the base.
+	for len(l.unavailable) > 1 && !l.unavailable[1].at.After(now.Add(-window)) {
+		l.unavailable = l.unavailable[1:]
+	}
+	refused := unavailable - l.unavailable[0].n
+	l.mu.Unlock()
+	if !havePrev {
+		return nil
+	}
+	recentFull, _ := fullWaits(recent)
+	recentGaveUp := fresh.CanceledAcquireCount - recent[0].CanceledAcquireCount
+	recentRefused := unavailable - prevUnavailable
 	sev := ""
 	switch {
-	case canceled > 0 || refused > 0:
+	case recentGaveUp > 0 || recentRefused > 0:
 		sev = sevCritical
-	case waitedFull > 0:
+	case recentFull > 0:
 		sev = sevWarning
 	default:
 		return nil
 	}
+
+	// The last PoolWindow, for people.
+	first := len(samples) - 1
+	for first > 0 && samples[first-1].At.After(now.Add(-window)) {
+		first--
+	}
+	base := samples[max(first-1, 0)]
+	waitedFull, waited := fullWaits(samples[max(first-1, 0):])
+	var peak int32
+	for _, s := range samples[first:] {
+		peak = max(peak, s.Acquired)
+	}
+	canceled := fresh.CanceledAcquireCount - base.CanceledAcquireCount
+	waitMs := float64((fresh.EmptyAcquireWait - base.EmptyAcquireWait).Microseconds()) / 1000
 	summary := fmt.Sprintf("Connection pool full (%d of %d in use at its peak): %d requests waited for a connection in the last %s",
-		peak, last.Max, waited, spanWords(window))
+		peak, fresh.Max, waited, spanWords(window))
 	if canceled > 0 {
 		summary += fmt.Sprintf(", %d gave up waiting", canceled)
 	}
@@ -252,7 +281,7 @@ func (a *App) poolFinding(now time.Time) *finding {
 		Rule: rulePool, Severity: sev, Summary: summary,
 		Details: map[string]any{
 			"waited": waited, "waited_while_full": waitedFull, "gave_up": canceled, "answered_503": refused,
-			"wait_ms": round1(waitMs), "max_conns": last.Max, "peak_in_use": peak, "in_use": last.Acquired,
+			"wait_ms": round1(waitMs), "max_conns": fresh.Max, "peak_in_use": peak, "in_use": fresh.Acquired,
 			"window_seconds": window.Seconds(),
 		},
 	}

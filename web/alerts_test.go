@@ -240,8 +240,8 @@ func wrk(t *testing.T) string {
 }
 
 // TestAlertPoolSaturationUnderWrk: a pool of 2 connections under wrk
-// (16 connections) fires pool_saturation; it resolves once the load has
-// been gone for the window.
+// (16 connections) fires pool_saturation while the load lasts; it
+// resolves once two checks in a row saw no request wait.
 func TestAlertPoolSaturationUnderWrk(t *testing.T) {
 	bin := wrk(t)
 	rcv := newReceiver(t)
@@ -256,6 +256,11 @@ func TestAlertPoolSaturationUnderWrk(t *testing.T) {
 	c := e.loggedIn("hr")
 	c.get("/employees").expect(t, http.StatusOK)
 	time.Sleep(time.Second) // the sampler's baseline
+	// The setup above (two connections for the seed, the login, the
+	// heartbeat) may have made a request wait once: a burst, not an alert.
+	if n := len(rcv.of("pool_saturation", "")); n != 0 {
+		t.Fatalf("pool_saturation fired before the load:\n%s", rcv.dump())
+	}
 	loadStart := time.Now()
 	cmd := exec.Command(bin, "-t", "2", "-c", "16", "-d", "4s", "--timeout", "10s",
 		"-H", "Cookie: hris_session="+c.sessionCookie(), e.Srv.URL+"/employees")
@@ -274,7 +279,7 @@ func TestAlertPoolSaturationUnderWrk(t *testing.T) {
 		t.Errorf("details %v on %s", m.Details, m.Instance)
 	}
 	res := rcv.wait("pool_saturation", "resolved", "", 15*time.Second)
-	logLatency(t, "pool_saturation resolved (load ended; 3s window)", loadEnd, res)
+	logLatency(t, "pool_saturation resolved (load ended)", loadEnd, res)
 	time.Sleep(time.Second)
 	if n := len(rcv.of("pool_saturation", "resolved")); n != 1 {
 		t.Errorf("%d resolved messages:\n%s", n, rcv.dump())

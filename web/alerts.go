@@ -211,7 +211,7 @@ var alertRules = []alertRule{
 	{Name: rulePool, Fleet: false, ForRounds: 1,
 		Watches: "this instance's connection pool (HRIS_DB_MAX_CONNS)",
 		Warning: func(AlertConfig) string {
-			return "requests waited for a connection while the pool was full (between two checks, at two in a row)"
+			return "requests waited for a connection while the pool was full"
 		},
 		Critical: func(AlertConfig) string {
 			return "requests gave up waiting, or were answered 503"

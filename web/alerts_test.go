@@ -593,7 +593,7 @@ func TestAlertHangingReceiverDelaysNothing(t *testing.T) {
 	t.Logf("idle_in_transaction stored %.2fs after the session went idle, while the webhook hung", stored.Seconds())
 	pageStart := time.Now()
 	admin.get("/ops/alerts").expect(t, http.StatusOK)
-	if took := time.Since(pageStart); took > time.Second {
+	if took := time.Since(pageStart); took > 2500*time.Millisecond { // well inside the 5 s the webhook hangs
 		t.Errorf("/ops/alerts took %s while the webhook hung", took)
 	}
 	m := rcv.wait("long_query", "firing", "", 15*time.Second)

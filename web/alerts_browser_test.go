@@ -32,7 +32,7 @@ func TestAlertsBrowser(t *testing.T) {
 	if _, err := tx.Exec(ctx, "UPDATE departments SET name = name WHERE id = (SELECT min(id) FROM departments)"); err != nil {
 		t.Fatal(err)
 	}
-	e.session(e.DB.Config().URL, "reporting").start("SELECT pg_sleep(60)")
+	e.sleepFor("reporting", 60)
 	rcv.wait("long_query", "firing", "", 10*time.Second)
 	rcv.wait("idle_in_transaction", "firing", "", 10*time.Second)
 	waitFor(t, "the banner to appear by its poll", 10*time.Second, func() bool {

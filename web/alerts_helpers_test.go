@@ -231,3 +231,20 @@ func logLatency(t *testing.T, what string, condition time.Time, m received) {
 	t.Logf("LATENCY %-45s %7.2fs (condition %s, notified %s)", what, m.At.Sub(condition).Seconds(),
 		condition.Format("15:04:05.000"), m.At.Format("15:04:05.000"))
 }
+
+// sleepFor runs pg_sleep(seconds) on a session of its own named app and
+// returns its pid; the statement is cancelled, and waited for, when the
+// test ends, so no query outlives the connection closing under it.
+func (e *env) sleepFor(app string, seconds int) int32 {
+	e.t.Helper()
+	s := e.session(e.DB.Config().URL, app)
+	done := s.start(fmt.Sprintf("SELECT pg_sleep(%d)", seconds))
+	e.t.Cleanup(func() {
+		_, _ = e.DB.Pool.Exec(context.Background(), "SELECT pg_cancel_backend($1)", s.pid)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	return s.pid
+}

@@ -165,8 +165,9 @@ func TestAlertOneSessionBlockingThree(t *testing.T) {
 	if _, err := tx.Exec(ctx, "LOCK TABLE departments IN EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
+	var readers []<-chan error
 	for i := range 3 {
-		e.session(e.DB.Config().URL, fmt.Sprint("reader", i)).start("SELECT id FROM departments FOR UPDATE")
+		readers = append(readers, e.session(e.DB.Config().URL, fmt.Sprint("reader", i)).start("SELECT id FROM departments FOR UPDATE"))
 	}
 	e.waitForLockWaiters(3)
 	third := time.Now()
@@ -177,6 +178,14 @@ func TestAlertOneSessionBlockingThree(t *testing.T) {
 	}
 	if !strings.Contains(m.Summary, fmt.Sprintf("Pid %d", blocker.pid)) || !strings.Contains(m.Summary, "blocking 3 sessions") {
 		t.Errorf("summary %q", m.Summary)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range readers {
+		if err := errWithin(t, d, 10*time.Second, "reader"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -519,9 +528,8 @@ func TestAlertReceiverFailingFirst(t *testing.T) {
 	}
 	e := alertEnv(t, rcv, func(c *web.Config) { c.Alerts.RetryBase = 400 * time.Millisecond })
 	admin := e.loggedIn("admin")
-	s := e.session(e.DB.Config().URL, "sleeper")
 	start := time.Now()
-	s.start("SELECT pg_sleep(30)")
+	e.sleepFor("sleeper", 30)
 	waitFor(t, "two failed attempts", 15*time.Second, func() bool { return rcv.requests() >= 2 })
 	page := admin.get("/ops/alerts").expect(t, http.StatusOK).Body
 	if !strings.Contains(page, "Deliveries are failing") || !strings.Contains(page, "HTTP 500") {
@@ -567,9 +575,8 @@ func TestAlertHangingReceiverDelaysNothing(t *testing.T) {
 	}
 	e := alertEnv(t, rcv, func(c *web.Config) { c.Alerts.WebhookTimeout = 5 * time.Second })
 	admin := e.loggedIn("admin")
-	s := e.session(e.DB.Config().URL, "sleeper")
 	start := time.Now()
-	s.start("SELECT pg_sleep(30)")
+	e.sleepFor("sleeper", 30)
 	waitFor(t, "the first (hanging) attempt", 10*time.Second, func() bool { return rcv.requests() >= 1 })
 	// While the webhook hangs: a second condition fires and is stored
 	// within its for, and /ops/alerts answers at once.
@@ -624,8 +631,7 @@ func TestAlertsPageAndBanner(t *testing.T) {
 	if strings.Contains(admin.get("/ops").Body, "alert-banner") {
 		t.Error("/ops shows a banner while nothing fires")
 	}
-	s := e.session(e.DB.Config().URL, "sleeper")
-	s.start("SELECT pg_sleep(30)")
+	e.sleepFor("sleeper", 30)
 	rcv.wait("long_query", "firing", "", 10*time.Second)
 	ops := admin.get("/ops").expect(t, http.StatusOK).Body
 	if !strings.Contains(ops, "alert-banner") || !strings.Contains(ops, "1 alert firing") || !strings.Contains(ops, "long_query") {

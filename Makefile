@@ -20,7 +20,7 @@ run:
 
 ## test: every test, against real PostgreSQL and real Chromium.
 test:
-	@./scripts/need go initdb postgres chromium pgbouncer promtool
+	@./scripts/need go initdb postgres chromium pgbouncer promtool wrk
 	$(GO) test -count=1 -timeout 25m ./...
 
 build:

@@ -13,7 +13,6 @@ import (
 )
 
 const acquireLease = `-- name: AcquireLease :one
-
 INSERT INTO leases AS l (name, holder, token, acquired_at, renewed_at, expires_at)
 VALUES ($1, $2, $3, now(), now(), now() + make_interval(secs => $4::float8))
 ON CONFLICT (name) DO UPDATE SET
@@ -33,8 +32,6 @@ type AcquireLeaseParams struct {
 	TtlSeconds float64
 }
 
-// Named leases (see db/lease.go). Each is one statement: no session state,
-// so they work through PgBouncer in transaction mode.
 // Takes the lease when it is free or expired, renews it when this process
 // (token) holds it already; no row when another process holds it.
 func (q *Queries) AcquireLease(ctx context.Context, arg AcquireLeaseParams) (time.Time, error) {
@@ -47,6 +44,27 @@ func (q *Queries) AcquireLease(ctx context.Context, arg AcquireLeaseParams) (tim
 	var acquired_at time.Time
 	err := row.Scan(&acquired_at)
 	return acquired_at, err
+}
+
+const leaseFence = `-- name: LeaseFence :one
+SELECT l.expires_at FROM leases l
+WHERE l.name = $1 AND l.token = $2 AND l.expires_at > now()
+FOR SHARE
+`
+
+type LeaseFenceParams struct {
+	Name  string
+	Token uuid.UUID
+}
+
+// Whether this process (token) holds the lease now. FOR SHARE keeps the
+// lease row as it is until the caller's transaction ends: nobody takes
+// the lease over in between, so what that transaction writes is fenced.
+func (q *Queries) LeaseFence(ctx context.Context, arg LeaseFenceParams) (time.Time, error) {
+	row := q.db.QueryRow(ctx, leaseFence, arg.Name, arg.Token)
+	var expires_at time.Time
+	err := row.Scan(&expires_at)
+	return expires_at, err
 }
 
 const leaseHolder = `-- name: LeaseHolder :one
@@ -92,4 +110,24 @@ func (q *Queries) ReleaseLease(ctx context.Context, arg ReleaseLeaseParams) (int
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const shortTx = `-- name: ShortTx :exec
+
+SELECT pg_catalog.set_config('synchronous_commit', 'local', true),
+       pg_catalog.set_config('idle_in_transaction_session_timeout', '5000', true)
+`
+
+// Named leases (see db/lease.go). Each is one statement: no session state,
+// so they work through PgBouncer in transaction mode.
+// Settings of a short bookkeeping transaction (leases, alerts), local to
+// it: it commits without waiting for a synchronous standby — it must go on
+// while the standby is gone (an alert may be about exactly that), and what
+// a failover could lose of it is harmless (a lease expires, an alert
+// transition is decided again) — and a client that stops in the middle of
+// it (frozen, cut off) loses it after 5 s instead of holding its row
+// locks, the lease's say, for as long as idle_in_transaction_session_timeout.
+func (q *Queries) ShortTx(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, shortTx)
+	return err
 }

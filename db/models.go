@@ -12,6 +12,39 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type Alert struct {
+	ID         int64
+	Rule       string
+	Subject    string
+	Severity   string
+	Summary    string
+	Details    json.RawMessage
+	Instance   string
+	StartedAt  time.Time
+	FiredAt    time.Time
+	UpdatedAt  time.Time
+	ResolvedAt *time.Time
+	LocalKey   *uuid.UUID
+}
+
+type AlertTransition struct {
+	ID            int64
+	AlertID       int64
+	Status        string
+	Severity      string
+	At            time.Time
+	Body          json.RawMessage
+	Delivery      string
+	Attempts      int32
+	NextAttemptAt time.Time
+	ClaimedBy     *string
+	ClaimedUntil  *time.Time
+	LastAttemptAt *time.Time
+	LastError     *string
+	SentAt        *time.Time
+	SentBy        *string
+}
+
 type AppInstance struct {
 	InstanceID           string
 	Host                 string

@@ -53,6 +53,8 @@ type Config struct {
 	// 100 calls, when zero.
 	SlowQueryMean  time.Duration
 	SlowQueryCalls int64
+	// Alerts are the alert rules' settings (HRIS_ALERT_*).
+	Alerts AlertConfig
 }
 
 // withDefaults fills in the settings whose zero value means "the default".
@@ -75,6 +77,7 @@ func (c Config) withDefaults() Config {
 	if c.Calendar == nil {
 		c.Calendar = Weekdays{}
 	}
+	c.Alerts = c.Alerts.withDefaults()
 	return c
 }
 
@@ -90,6 +93,7 @@ type App struct {
 	sampler  *db.Sampler
 	ops      *opsDashboard // the /ops panels' cached readings
 	history  *history      // the capture of pool, server and query history
+	alerts   *alerts       // the alert rules' state and notifications
 
 	// unavailable counts requests answered 503 (database unavailable),
 	// for the pool history.
@@ -120,13 +124,14 @@ func New(cfg Config, database, opsDB *db.DB, log *slog.Logger) *App {
 	a.health = newHealthChecker(database, opsDB, log)
 	a.ops = newOpsDashboard(opsDB)
 	a.history = newHistory(a)
+	a.alerts = newAlerts(a)
 	a.metrics = newMetrics(a)
 	a.dummyHash, _ = account.HashPassword("not a real password, only something to compare against")
 	return a
 }
 
 // Run starts the background work (pool sampling, heartbeats, history,
-// session cleanup, pool log lines) and returns when ctx ends.
+// alerts, session cleanup, pool log lines) and returns when ctx ends.
 //
 // Run returns only when all of it has stopped (the heartbeat's last write
 // included), so the caller may close the pools afterwards.
@@ -138,6 +143,10 @@ func (a *App) Run(ctx context.Context) {
 		a.recordPoolHistory,
 		a.captureHistory,
 		a.watchFailover,
+		a.evaluateAlerts,
+		a.deliverAlerts,
+		a.watchInstance,
+		a.sendLocal,
 		func(ctx context.Context) { db.NewSessionStore(a.db).Cleanup(ctx, 5*time.Minute) },
 		func(ctx context.Context) {
 			if a.cfg.PoolLogInterval > 0 {

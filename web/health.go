@@ -15,7 +15,7 @@ import (
 // requiredTables must exist for the app to work.
 var requiredTables = []string{"users", "sessions", "departments", "employees", "audit_log", "login_throttle", "app_instances",
 	"leave_requests", "leave_allowances", "failover_events", "employee_counts", "employee_words", "leases",
-	"pool_history", "server_history", "query_snapshots", "query_stats"}
+	"pool_history", "server_history", "query_snapshots", "query_stats", "alerts", "alert_transitions"}
 
 const (
 	// healthCacheFor: a flood of probes costs one database round trip a second.

@@ -34,7 +34,7 @@ func newMetrics(a *App) *metrics {
 			ConstLabels: constLabels,
 		}, []string{"method", "route", "code"}),
 	}
-	reg.MustRegister(m.requests, newPoolCollector(a.db, constLabels))
+	reg.MustRegister(m.requests, newPoolCollector(a.db, constLabels), newAlertCollector(a, constLabels))
 	// The runtime's own series carry the instance label too.
 	prometheus.WrapRegistererWith(constLabels, reg).MustRegister(
 		collectors.NewGoCollector(),

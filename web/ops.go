@@ -24,13 +24,14 @@ func (a *App) opsPage(w http.ResponseWriter, r *http.Request) {
 	v := pages.OpsView{Instance: a.cfg.InstanceID, Version: a.cfg.Version, Period: p.Name, Periods: periodLinks("/ops", p, "")}
 	// The database panels load concurrently: the ops pool has two
 	// connections, and a slow server should cost one wait, not four.
-	done := make(chan struct{}, 5)
+	done := make(chan struct{}, 6)
+	go func() { v.Alerts = a.alertsBannerView(ctx); done <- struct{}{} }()
 	go func() { v.Pool = a.poolPanel(ctx, p); done <- struct{}{} }()
 	go func() { v.Activity = a.activityView(ctx); done <- struct{}{} }()
 	go func() { v.Locks = a.locksView(ctx); done <- struct{}{} }()
 	go func() { v.Database = a.databasePanel(ctx, p); done <- struct{}{} }()
 	go func() { v.Replication = a.replicationView(ctx); done <- struct{}{} }()
-	for range 5 {
+	for range 6 {
 		<-done
 	}
 	// The fleet panel reuses the activity panel's reading of the server's

@@ -89,6 +89,8 @@ func (a *App) routes() http.Handler {
 				r.Get("/ops/queries/{queryid}", a.opsQueryShow)
 				r.Get("/ops/tables", a.opsTableList)
 				r.Get("/ops/replication", a.replicationPartial)
+				r.Get("/ops/alerts", a.opsAlerts)
+				r.Get("/ops/alerts/banner", a.alertsBanner)
 				r.Get("/ops/backends/{pid}/cancel", a.backendCancelConfirm)
 				r.Post("/ops/backends/{pid}/cancel", a.backendCancelPost)
 				r.Get("/ops/backends/{pid}/terminate", a.backendTerminateConfirm)

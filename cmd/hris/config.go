@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -39,8 +40,19 @@ type config struct {
 	HistoryRetention   time.Duration
 	SlowQueryMean      time.Duration
 	SlowQueryCalls     int32
+	Alerts             alertConfig
 	LogLevel           string
 	LogFormat          string
+}
+
+// alertConfig is HRIS_ALERT_*.
+type alertConfig struct {
+	WebhookURL     string        // HRIS_ALERT_WEBHOOK_URL: every alert transition is POSTed there as JSON
+	Interval       time.Duration // HRIS_ALERT_INTERVAL: how often the rules are evaluated
+	LongQuery      time.Duration // HRIS_ALERT_LONG_QUERY
+	IdleInTx       time.Duration // HRIS_ALERT_IDLE_IN_TX
+	Blocked        time.Duration // HRIS_ALERT_BLOCKED
+	ConnectionsPct int32         // HRIS_ALERT_CONNECTIONS_PCT
 }
 
 // env looks variables up in the environment first, then in .env.
@@ -154,6 +166,23 @@ func (p *parser) prefixes(name string) []netip.Prefix {
 	return out
 }
 
+// webhookURL reads an http(s) URL. A bad one is reported without its
+// path and query, which may hold a token (a Slack webhook's does).
+func (p *parser) webhookURL(name string) string {
+	v := strings.TrimSpace(p.env.get(name))
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if p.err == nil {
+			p.err = fmt.Errorf("%s: want an http:// or https:// URL with a host (such as a Slack incoming webhook's)", name)
+		}
+		return ""
+	}
+	return v
+}
+
 func (p *parser) oneOf(name, def string, allowed ...string) string {
 	v := p.str(name, def)
 	for _, a := range allowed {
@@ -210,6 +239,12 @@ func parseConfig(e env, needDB bool) (config, error) {
 	c.HistoryRetention = p.positiveDuration("HRIS_HISTORY_RETENTION", 7*24*time.Hour)
 	c.SlowQueryMean = p.positiveDuration("HRIS_SLOW_QUERY_MEAN", 20*time.Millisecond)
 	c.SlowQueryCalls = p.int32("HRIS_SLOW_QUERY_CALLS", 100, 1, 1<<30)
+	c.Alerts.WebhookURL = p.webhookURL("HRIS_ALERT_WEBHOOK_URL")
+	c.Alerts.Interval = p.positiveDuration("HRIS_ALERT_INTERVAL", 10*time.Second)
+	c.Alerts.LongQuery = p.positiveDuration("HRIS_ALERT_LONG_QUERY", 60*time.Second)
+	c.Alerts.IdleInTx = p.positiveDuration("HRIS_ALERT_IDLE_IN_TX", 60*time.Second)
+	c.Alerts.Blocked = p.positiveDuration("HRIS_ALERT_BLOCKED", 30*time.Second)
+	c.Alerts.ConnectionsPct = p.int32("HRIS_ALERT_CONNECTIONS_PCT", 80, 1, 100)
 	c.LogLevel = p.oneOf("HRIS_LOG_LEVEL", "info", "debug", "info", "warn", "error")
 	c.LogFormat = p.oneOf("HRIS_LOG_FORMAT", "text", "text", "json")
 	if p.err != nil {
@@ -218,6 +253,9 @@ func parseConfig(e env, needDB bool) (config, error) {
 	if iv := c.QueryStatsInterval; iv > 0 && (iv < time.Second || time.Hour%iv != 0 && iv%time.Hour != 0) {
 		// Snapshots are keyed by wall-clock intervals: 5m means :00, :05…
 		return c, fmt.Errorf("HRIS_QUERY_STATS_INTERVAL=%s: want a duration that divides an hour (1m, 5m, 15m) or whole hours, or 0 to turn snapshots off", iv)
+	}
+	if c.Alerts.Interval < time.Second {
+		return c, fmt.Errorf("HRIS_ALERT_INTERVAL=%s: want 1s or more", c.Alerts.Interval)
 	}
 	if c.DB.MinIdleConns > c.DB.MaxConns {
 		return c, fmt.Errorf("HRIS_DB_MIN_IDLE_CONNS=%d is above HRIS_DB_MAX_CONNS=%d", c.DB.MinIdleConns, c.DB.MaxConns)

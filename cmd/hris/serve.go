@@ -143,7 +143,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, migrate bool, read
 		HistoryRetention:   cfg.HistoryRetention,
 		SlowQueryMean:      cfg.SlowQueryMean,
 		SlowQueryCalls:     int64(cfg.SlowQueryCalls),
-		Version:            version,
+		Alerts: web.AlertConfig{
+			WebhookURL:     cfg.Alerts.WebhookURL,
+			Interval:       cfg.Alerts.Interval,
+			LongQuery:      cfg.Alerts.LongQuery,
+			IdleInTx:       cfg.Alerts.IdleInTx,
+			Blocked:        cfg.Alerts.Blocked,
+			ConnectionsPct: int(cfg.Alerts.ConnectionsPct),
+		},
+		Version: version,
 	}, mainDB, opsDB, log)
 
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -33,6 +33,13 @@ func TestUserCommands(t *testing.T) {
 	if code, out := run("", "user", "create", "--email", "c@example.com", "--name", "C", "--role", "boss"); code != 2 || !strings.Contains(out, "--role") {
 		t.Errorf("bad role: %d %s", code, out)
 	}
+	// Nobody could sign in to administer hris if the last admin went.
+	if code, out := run("", "user", "deactivate", "--email", "ana@example.com"); code == 0 || !strings.Contains(out, "last active administrator") {
+		t.Errorf("deactivate last admin: %d %s", code, out)
+	}
+	if code, out := run("another long password\n", "user", "create", "--email", "dee@example.com", "--name", "Dee", "--role", "admin"); code != 0 {
+		t.Fatalf("create second admin: %d %s", code, out)
+	}
 	if code, out := run("", "user", "deactivate", "--email", "ana@example.com"); code != 0 {
 		t.Fatalf("deactivate: %d %s", code, out)
 	}
@@ -55,8 +62,8 @@ func TestUserCommands(t *testing.T) {
 	}
 	var audits int
 	_ = conn.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE actor_email LIKE 'cli%'").Scan(&audits)
-	if audits != 3 {
-		t.Errorf("%d cli audit rows, want 3 (create, deactivate, activate)", audits)
+	if audits != 4 {
+		t.Errorf("%d cli audit rows, want 4 (two creates, deactivate, activate)", audits)
 	}
 }
 

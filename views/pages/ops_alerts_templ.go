@@ -777,7 +777,7 @@ func alertsRules(rules []OpsAlertRule) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 63, "<section class=\"card\" id=\"rules\" aria-labelledby=\"rules-heading\"><div class=\"subhead\"><h2 id=\"rules-heading\">Rules</h2><span class=\"updated\">a condition fires once it has held for its “for”, and resolves once it has been gone for an interval</span></div><div class=\"table-wrap\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Alert rules and their thresholds</caption> <thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Watches</th><th scope=\"col\">Warning</th><th scope=\"col\">Critical</th><th scope=\"col\" class=\"nowrap\">For</th><th scope=\"col\" class=\"hide-sm\">Evaluated by</th><th scope=\"col\">Now</th></tr></thead> <tbody>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 63, "<section class=\"card\" id=\"rules\" aria-labelledby=\"rules-heading\"><div class=\"subhead\"><h2 id=\"rules-heading\">Rules</h2><span class=\"updated\">a condition fires once it has held for its “for”, and resolves once it has been gone for an interval</span></div><div class=\"table-wrap\" tabindex=\"0\"><table class=\"ops-table\"><caption class=\"visually-hidden\">Alert rules and their thresholds</caption> <thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Watches</th><th scope=\"col\">Warning</th><th scope=\"col\">Critical</th><th scope=\"col\" class=\"nowrap\">For</th><th scope=\"col\" class=\"hide-sm\">Evaluated by</th><th scope=\"col\">Now</th></tr></thead> <tbody>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -339,11 +339,13 @@ func TestAlertSenderKilledMidDelivery(t *testing.T) {
 	if len(reqs) != 2 || reqs[0].Key != reqs[1].Key || reqs[0].Key == "" {
 		t.Errorf("requests %+v: want the hung one and one more with the same Idempotency-Key", reqs)
 	}
+	// The sender records the delivery after the receiver has answered.
 	var sentBy string
 	var attempts int
-	if err := conn.QueryRow(ctx, "SELECT sent_by, attempts FROM alert_transitions ORDER BY id LIMIT 1").Scan(&sentBy, &attempts); err != nil {
-		t.Fatal(err)
-	}
+	waitFor(t, "the delivery to be recorded", 10*time.Second, func() bool {
+		err := conn.QueryRow(ctx, "SELECT sent_by, attempts FROM alert_transitions WHERE id = (SELECT min(id) FROM alert_transitions) AND sent_by IS NOT NULL").Scan(&sentBy, &attempts)
+		return err == nil
+	})
 	if sentBy != survivor || attempts != 2 {
 		t.Errorf("sent by %s after %d attempts, want %s after 2", sentBy, attempts, survivor)
 	}

@@ -15,6 +15,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -71,7 +72,7 @@ func main() {
 	flag.StringVar(&sizes, "employees", "10000", "comma-separated numbers of employees to measure at (the cost curve)")
 	flag.IntVar(&o.auditPer, "audit-per-employee", 2, "audit entries seeded per employee")
 	flag.StringVar(&o.hris, "hris", "bin/hris", "the hris binary (built when missing)")
-	flag.StringVar(&only, "only", "", "comma-separated page keys to measure (see bench/pages.go); default all")
+	flag.StringVar(&only, "only", "", "comma-separated page keys to measure (see bench/pages.go), and export for the CSV download; default all")
 	flag.BoolVar(&o.extras, "extras", true, "at the first size, also the dashboard, health, gzip, overload and probe scenarios")
 	flag.BoolVar(&o.goBench, "gobench", true, "run the Go micro-benchmarks too")
 	flag.StringVar(&o.results, "results", "bench/results", "directory for the JSON results")
@@ -414,12 +415,61 @@ func (sr *sizeRun) measure(ctx context.Context, extras bool) (Size, error) {
 	if peak, err := peakRSS(app.pid()); err == nil {
 		sz.PeakRSSMB = peak
 	}
+	if b.o.want("export") {
+		if sz.Export, err = sr.export(ctx); err != nil {
+			return sz, err
+		}
+		b.step(fmt.Sprintf("%8d  CSV export of every employee: %.1f s, %.0f MiB, peak RSS %.0f MiB", sr.n,
+			sz.Export.Seconds, float64(sz.Export.Bytes)/(1<<20), sz.Export.PeakRSSMB))
+	}
 	if extras {
 		if sz.Extras, err = sr.extras(ctx); err != nil {
 			return sz, err
 		}
 	}
 	return sz, nil
+}
+
+// export downloads /employees.csv (every employee) once, alone, from a
+// fresh hris process: the export streams, so its memory should not grow
+// with the table.
+func (sr *sizeRun) export(ctx context.Context) (Export, error) {
+	app, err := sr.startHris(ctx)
+	if err != nil {
+		return Export{}, err
+	}
+	defer app.stop()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, app.base+"/employees.csv", nil)
+	req.Header.Set("Cookie", sr.cookie)
+	start := time.Now()
+	resp, err := plainClient.Do(req)
+	if err != nil {
+		return Export{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Export{}, fmt.Errorf("GET /employees.csv: %s", resp.Status)
+	}
+	var ex Export
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		ex.Bytes += int64(n)
+		ex.Rows += bytes.Count(buf[:n], []byte{'\n'})
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return ex, err
+		}
+	}
+	ex.Seconds = time.Since(start).Seconds()
+	ex.Rows-- // the header
+	if ex.Rows != sr.n {
+		return ex, fmt.Errorf("GET /employees.csv: %d rows, want %d", ex.Rows, sr.n)
+	}
+	ex.PeakRSSMB, err = peakRSS(app.pid())
+	return ex, err
 }
 
 // extras are the scenarios of the first size beyond the pages, each
@@ -782,7 +832,7 @@ func mergePieces(name string, clients int, pieces []pgbenchPiece) PgbenchRun {
 // explainPages prints the plan of every statement every page sends, run
 // as the page runs it (see explainText).
 func (sr *sizeRun) explainPages(ctx context.Context, w io.Writer) error {
-	conn, err := pgx.Connect(ctx, sr.dbURL)
+	conn, err := connectAsApp(ctx, sr.dbURL)
 	if err != nil {
 		return err
 	}
@@ -826,6 +876,18 @@ func (sr *sizeRun) explainPages(ctx context.Context, w io.Writer) error {
 	return nil
 }
 
+// connectAsApp connects with the session settings of the app's pool (no
+// JIT, its timeouts), so that plans and timings are the app's.
+func connectAsApp(ctx context.Context, url string) (*pgx.Conn, error) {
+	cfg := db.DefaultConfig()
+	cfg.URL = url
+	pc, err := db.PoolConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, pc.ConnConfig)
+}
+
 // explainText is EXPLAIN (ANALYZE, BUFFERS) of stmts[i] as the app ran it:
 // after the plan settings its batch sent before it. It runs in a
 // transaction that is rolled back.
@@ -852,7 +914,7 @@ func explainText(ctx context.Context, conn *pgx.Conn, stmts []db.Statement, i in
 
 // planSettings are the statements a batch sends to set how the rest of it
 // is planned (local to its transaction).
-var planSettings = map[string]bool{"UseCustomPlans": true, "WalkInOrder": true}
+var planSettings = map[string]bool{"UseCustomPlans": true, "WalkInOrder": true, "MergeInOrder": true}
 
 // replaySettings runs, in tx, the plan settings sent before stmts[i] in
 // the same batch.

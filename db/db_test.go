@@ -71,15 +71,15 @@ func TestSessionSettingsReachTheServer(t *testing.T) {
 	cfg := dbtest.Config(t)
 	cfg.StatementTimeout = 1234 * time.Millisecond
 	d := dbtest.OpenConfig(t, cfg)
-	var app, st, idle string
+	var app, st, idle, jit string
 	err := d.Read(context.Background(), func(ctx context.Context, q *db.Queries) error {
-		return d.Pool.QueryRow(ctx, "SELECT current_setting('application_name'), current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout')").Scan(&app, &st, &idle)
+		return d.Pool.QueryRow(ctx, "SELECT current_setting('application_name'), current_setting('statement_timeout'), current_setting('idle_in_transaction_session_timeout'), current_setting('jit')").Scan(&app, &st, &idle, &jit)
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if app != "hris" || st != "1234ms" || idle != "1min" {
-		t.Errorf("server sees application_name=%q statement_timeout=%q idle_in_transaction_session_timeout=%q", app, st, idle)
+	if app != "hris" || st != "1234ms" || idle != "1min" || jit != "off" {
+		t.Errorf("server sees application_name=%q statement_timeout=%q idle_in_transaction_session_timeout=%q jit=%q", app, st, idle, jit)
 	}
 }
 

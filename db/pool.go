@@ -98,6 +98,11 @@ func PoolConfig(c Config) (*pgxpool.Config, error) {
 	// with no extra round trip. PgBouncer cannot keep per-client settings on
 	// shared server connections: behind it they are listed in
 	// ignore_startup_parameters and set per role instead (see README).
+	// No JIT: every statement of hris reads a page's worth of rows, and a
+	// cost overestimate (a lateral join's guessed row count) would have
+	// PostgreSQL spend hundreds of milliseconds compiling a query that runs
+	// in five.
+	rp["jit"] = "off"
 	if c.StatementTimeout > 0 {
 		rp["statement_timeout"] = strconv.FormatInt(c.StatementTimeout.Milliseconds(), 10)
 	}

@@ -252,8 +252,11 @@ func (p employeePage) queueSearch(ctx context.Context, lb *db.ListBatch, s emplo
 	lastName, firstName, nameID := p.afterName()
 	hired, hiredID := p.afterHireDate()
 	w := s.Words[plan.driver]
-	if plan.kind == searchWalk {
+	switch {
+	case plan.kind == searchWalk:
 		lb.Queue(func(q *db.Queries) error { return q.WalkInOrder(ctx) })
+	case plan.kind == searchMerge && !byHireDate:
+		lb.Queue(func(q *db.Queries) error { return q.MergeInOrder(ctx) })
 	}
 	lb.Queue(func(q *db.Queries) error {
 		var err error

@@ -60,7 +60,7 @@ auth_file = %s
 pool_mode = transaction
 default_pool_size = %d
 max_client_conn = 500
-ignore_startup_parameters = extra_float_digits,statement_timeout,idle_in_transaction_session_timeout,plan_cache_mode
+ignore_startup_parameters = extra_float_digits,jit,statement_timeout,idle_in_transaction_session_timeout,plan_cache_mode
 admin_users = postgres
 `, srv.Port(), port, userlist, poolSize)
 	if err := os.WriteFile(ini, []byte(conf), 0o644); err != nil {

@@ -54,7 +54,7 @@ auth_file = %s
 pool_mode = transaction
 default_pool_size = %d
 max_client_conn = 200
-ignore_startup_parameters = extra_float_digits,statement_timeout,idle_in_transaction_session_timeout,plan_cache_mode
+ignore_startup_parameters = extra_float_digits,jit,statement_timeout,idle_in_transaction_session_timeout,plan_cache_mode
 `, dbname, srv.Port(), dbname, port, userlist, poolSize)
 	if err := os.WriteFile(ini, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

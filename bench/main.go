@@ -9,7 +9,8 @@
 // checks with pg_stat_statements that `hris serve` sends the same, then
 // drives `hris serve` with wrk on every page, each run bracketed by the two
 // halves of a pgbench run of that page's own statements at the same
-// concurrency. At the first size it also runs the dashboard, health,
+// concurrency; the sizes take turns, page by page. It downloads the whole
+// CSV export at each size. At the first size it also runs the dashboard, health,
 // gzip, overload and probe scenarios. It prints the tables and writes the
 // figures as JSON under bench/results/.
 package main
@@ -123,6 +124,7 @@ type sizeRun struct {
 	n      int
 	dbURL  string
 	cookie string
+	seed   time.Duration // how long seeding the employees took
 }
 
 const (
@@ -214,8 +216,9 @@ func run(ctx context.Context, o options) error {
 	res := Results{Started: began.UTC(), Label: o.label}
 	res.Settings = Settings{Sizes: o.sizes, AuditPerEmployee: o.auditPer, Clients: o.clients, Overload: o.overload,
 		PoolSize: o.pool, DurationS: o.duration.Seconds(), WarmupS: o.warmup.Seconds(), ProbeRate: o.probeRate, PGOptions: b.pgopts}
+	var runs []*sizeRun
 	for i, n := range o.sizes {
-		sr, seedTook, err := b.prepareSize(ctx, n)
+		sr, err := b.prepareSize(ctx, n)
 		if err != nil {
 			return err
 		}
@@ -225,12 +228,7 @@ func run(ctx context.Context, o options) error {
 			}
 			continue
 		}
-		sz, err := sr.measure(ctx, i == 0 && o.extras)
-		if err != nil {
-			return fmt.Errorf("%d employees: %w", n, err)
-		}
-		sz.SeedS = seedTook.Seconds()
-		res.Sizes = append(res.Sizes, sz)
+		runs = append(runs, sr)
 		if i == 0 {
 			conn, err := pgx.Connect(ctx, sr.dbURL)
 			if err == nil {
@@ -241,6 +239,10 @@ func run(ctx context.Context, o options) error {
 	}
 	if o.explain {
 		return nil
+	}
+	var err2 error
+	if res.Sizes, err2 = b.measureAll(ctx, runs); err2 != nil {
+		return err2
 	}
 	if o.goBench {
 		gb, err := goBenchmarks(ctx)
@@ -262,75 +264,158 @@ func stepper(began time.Time) func(string) {
 }
 
 // prepareSize creates, migrates and seeds the database of n employees and
-// logs in; it returns how long the seed took.
-func (b *bench) prepareSize(ctx context.Context, n int) (*sizeRun, time.Duration, error) {
+// logs in.
+func (b *bench) prepareSize(ctx context.Context, n int) (*sizeRun, error) {
 	sr := &sizeRun{b: b, n: n}
 	name := fmt.Sprintf("hris_%d", n)
 	admin, err := pgx.Connect(ctx, b.pg.URL("postgres"))
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		admin.Close(ctx)
-		return nil, 0, err
+		return nil, err
 	}
 	admin.Close(ctx)
 	sr.dbURL = b.pg.URL(name)
 	if err := sr.hrisCmd(ctx, "", "migrate"); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	start := time.Now()
 	if err := sr.hrisCmd(ctx, "", "seed", "--employees", strconv.Itoa(n)); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	took := time.Since(start)
+	sr.seed = time.Since(start)
 	auditStart := time.Now()
 	if err := sr.hrisCmd(ctx, "", "seed", "--employees", strconv.Itoa(n), "--audit", strconv.Itoa(n*b.o.auditPer)); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	b.step(fmt.Sprintf("%d employees seeded in %s, then %d audit entries in %s", n, took.Round(100*time.Millisecond),
+	b.step(fmt.Sprintf("%d employees seeded in %s, then %d audit entries in %s", n, sr.seed.Round(100*time.Millisecond),
 		n*b.o.auditPer, time.Since(auditStart).Round(100*time.Millisecond)))
 	if err := sr.hrisCmd(ctx, adminPassword+"\n", "user", "create", "--email", adminEmail, "--name", "Bench Admin", "--role", "admin"); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	conn, err := pgx.Connect(ctx, sr.dbURL)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return sr, took, nil
+	return sr, nil
 }
 
-// measure runs every page at this size.
-func (sr *sizeRun) measure(ctx context.Context, extras bool) (Size, error) {
+// measureAll measures every page at every size. The sizes take turns,
+// page by page: a machine that slows down or speeds up during the run (a
+// noisy neighbour, a thermal limit) then weighs on every size alike, not
+// on whichever size happened to run last.
+func (b *bench) measureAll(ctx context.Context, runs []*sizeRun) ([]Size, error) {
+	var states []*sizeState
+	defer func() {
+		for _, st := range states {
+			st.close()
+		}
+	}()
+	for _, sr := range runs {
+		st, err := sr.prepare(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%d employees: %w", sr.n, err)
+		}
+		states = append(states, st)
+	}
+	sizes := make([]Size, len(runs))
+	for i, sr := range runs {
+		sizes[i] = Size{Employees: sr.n, AuditEntries: sr.n * b.o.auditPer, SeedS: sr.seed.Seconds()}
+	}
+	if len(states) == 0 {
+		return sizes, nil
+	}
+	for k, p := range states[0].pages {
+		if _, ok := states[0].scripts[p.Key]; !ok {
+			continue
+		}
+		for i, st := range states {
+			pr, err := st.measurePage(ctx, st.pages[k])
+			if err != nil {
+				return nil, fmt.Errorf("%d employees: %s: %w", st.sr.n, p.Key, err)
+			}
+			sizes[i].Pages = append(sizes[i].Pages, pr)
+		}
+	}
+	for i, st := range states {
+		sr := st.sr
+		if peak, err := peakRSS(st.app.pid()); err == nil {
+			sizes[i].PeakRSSMB = peak
+		}
+		if b.o.want("export") {
+			ex, err := sr.export(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%d employees: export: %w", sr.n, err)
+			}
+			sizes[i].Export = ex
+			b.step(fmt.Sprintf("%8d  CSV export of every employee: %.1f s, %.0f MiB, peak RSS %.0f MiB", sr.n,
+				ex.Seconds, float64(ex.Bytes)/(1<<20), ex.PeakRSSMB))
+		}
+		if i == 0 && b.o.extras {
+			ex, err := sr.extras(ctx)
+			if err != nil {
+				return nil, err
+			}
+			sizes[i].Extras = ex
+		}
+	}
+	return sizes, nil
+}
+
+// sizeState is one size ready to measure: its pages' scripts, checked
+// against what its hris serve sends, and that process, logged in.
+type sizeState struct {
+	sr      *sizeRun
+	conn    *pgx.Conn
+	pages   []benchPage
+	scripts map[string]pageScript
+	app     *hrisProc
+}
+
+func (st *sizeState) close() {
+	if st.app != nil {
+		st.app.stop()
+	}
+	st.conn.Close(context.Background())
+}
+
+// prepare learns what each page sends, starts hris serve and checks that
+// it sends the same.
+func (sr *sizeRun) prepare(ctx context.Context) (_ *sizeState, err error) {
 	b := sr.b
-	sz := Size{Employees: sr.n, AuditEntries: sr.n * b.o.auditPer}
 	conn, err := pgx.Connect(ctx, sr.dbURL)
 	if err != nil {
-		return sz, err
+		return nil, err
 	}
-	defer conn.Close(context.Background())
+	st := &sizeState{sr: sr, conn: conn, scripts: map[string]pageScript{}}
+	defer func() {
+		if err != nil {
+			st.close()
+		}
+	}()
 	s, err := findSample(ctx, conn)
 	if err != nil {
-		return sz, err
+		return nil, err
 	}
-	pages := benchPages(s)
+	st.pages = benchPages(s)
 
 	// What each page sends, learned in-process.
 	traced, err := startTraced(ctx, sr.dbURL)
 	if err != nil {
-		return sz, err
+		return nil, err
 	}
-	scripts := map[string]pageScript{}
 	err = func() error {
 		defer traced.Close()
 		if err := traced.login(adminEmail, adminPassword); err != nil {
 			return err
 		}
-		for _, p := range pages {
+		for _, p := range st.pages {
 			if !b.o.want(p.Key) {
 				continue
 			}
@@ -343,91 +428,83 @@ func (sr *sizeRun) measure(ctx context.Context, extras bool) (Size, error) {
 			if err != nil {
 				return err
 			}
-			if scripts[p.Key], err = buildScript(ctx, conn, stmts); err != nil {
+			if st.scripts[p.Key], err = buildScript(ctx, conn, stmts); err != nil {
 				return fmt.Errorf("%s: %w", p.Key, err)
 			}
 		}
 		return nil
 	}()
 	if err != nil {
-		return sz, err
+		return nil, err
 	}
 
-	app, err := sr.startHris(ctx)
-	if err != nil {
-		return sz, err
+	if st.app, err = sr.startHris(ctx); err != nil {
+		return nil, err
 	}
-	defer app.stop()
-	if err := sr.login(app.base); err != nil {
-		return sz, err
+	if err := sr.login(st.app.base); err != nil {
+		return nil, err
 	}
 	// Statements are tracked for the check, not during the runs (tracking
 	// costs a little on every statement).
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET pg_stat_statements.track = 'top'"); err != nil {
-		return sz, err
+	if err := trackStatements(ctx, conn, true); err != nil {
+		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
-		return sz, err
-	}
-	for _, p := range pages {
-		if ps, ok := scripts[p.Key]; ok {
-			if err := sr.checkStatements(ctx, conn, app.base, p.Path, ps.Names); err != nil {
-				return sz, fmt.Errorf("%s: %w", p.Key, err)
+	for _, p := range st.pages {
+		if ps, ok := st.scripts[p.Key]; ok {
+			if err := sr.checkStatements(ctx, conn, st.app.base, p.Path, ps.Names); err != nil {
+				return nil, fmt.Errorf("%s: %w", p.Key, err)
 			}
 		}
 	}
-	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET pg_stat_statements.track = 'none'"); err != nil {
-		return sz, err
+	if err := trackStatements(ctx, conn, false); err != nil {
+		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
-		return sz, err
-	}
-	b.step(fmt.Sprintf("%d employees: %d pages traced; pgbench scripts match what hris serve sends (pg_stat_statements)", sr.n, len(scripts)))
+	b.step(fmt.Sprintf("%d employees: %d pages traced; pgbench scripts match what hris serve sends (pg_stat_statements)", sr.n, len(st.scripts)))
+	return st, nil
+}
 
+// trackStatements turns pg_stat_statements' counting on or off, for the
+// whole server.
+func trackStatements(ctx context.Context, conn *pgx.Conn, on bool) error {
+	set := "ALTER SYSTEM SET pg_stat_statements.track = 'none'"
+	if on {
+		set = "ALTER SYSTEM SET pg_stat_statements.track = 'top'"
+	}
+	if _, err := conn.Exec(ctx, set); err != nil {
+		return err
+	}
+	_, err := conn.Exec(ctx, "SELECT pg_reload_conf()")
+	return err
+}
+
+// measurePage measures one page: one client alone, then wrk between the
+// two halves of pgbench on the page's own statements.
+func (st *sizeState) measurePage(ctx context.Context, p benchPage) (PageResult, error) {
+	sr, b := st.sr, st.sr.b
+	ps := st.scripts[p.Key]
+	pr := PageResult{Key: p.Key, Name: p.Name, Path: p.Path, Statements: ps.Statements, RoundTrips: ps.RoundTrips,
+		Sequence: strings.Join(ps.Names, ", ")}
+	var err error
+	// One client first: what a single request costs.
+	if pr.SingleMS, err = sr.singleRequest(st.app.base, p.Path, 30); err != nil {
+		return pr, err
+	}
 	first, second := b.o.duration/2, b.o.duration-b.o.duration/2
-	for _, p := range pages {
-		ps, ok := scripts[p.Key]
-		if !ok {
-			continue
-		}
-		pr := PageResult{Key: p.Key, Name: p.Name, Path: p.Path, Statements: ps.Statements, RoundTrips: ps.RoundTrips,
-			Sequence: strings.Join(ps.Names, ", ")}
-		// One client first: what a single request costs.
-		if pr.SingleMS, err = sr.singleRequest(app.base, p.Path, 30); err != nil {
-			return sz, fmt.Errorf("%s: %w", p.Key, err)
-		}
-		a, err := b.pgbenchPiece(ctx, sr, p.Key, ps, b.o.clients, first, true)
-		if err != nil {
-			return sz, fmt.Errorf("%s: %w", p.Key, err)
-		}
-		if pr.Load, err = sr.scenario(ctx, app, p.Path, b.o.clients, false, ""); err != nil {
-			return sz, fmt.Errorf("%s: %w", p.Key, err)
-		}
-		c, err := b.pgbenchPiece(ctx, sr, p.Key, ps, b.o.clients, second, false)
-		if err != nil {
-			return sz, fmt.Errorf("%s: %w", p.Key, err)
-		}
-		pr.Pgbench = mergePieces(p.Key, b.o.clients, []pgbenchPiece{a, c})
-		sz.Pages = append(sz.Pages, pr)
-		b.step(fmt.Sprintf("%8d  %-12s %6.0f req/s  p99 %6.1f ms  1 client %5.1f ms | pgbench %6.0f tps", sr.n, p.Key,
-			pr.Load.Rate, pr.Load.P99MS, pr.SingleMS, pr.Pgbench.TPS))
+	a, err := b.pgbenchPiece(ctx, sr, p.Key, ps, b.o.clients, first, true)
+	if err != nil {
+		return pr, err
 	}
-	if peak, err := peakRSS(app.pid()); err == nil {
-		sz.PeakRSSMB = peak
+	if pr.Load, err = sr.scenario(ctx, st.app, p.Path, b.o.clients, false, ""); err != nil {
+		return pr, err
 	}
-	if b.o.want("export") {
-		if sz.Export, err = sr.export(ctx); err != nil {
-			return sz, err
-		}
-		b.step(fmt.Sprintf("%8d  CSV export of every employee: %.1f s, %.0f MiB, peak RSS %.0f MiB", sr.n,
-			sz.Export.Seconds, float64(sz.Export.Bytes)/(1<<20), sz.Export.PeakRSSMB))
+	c, err := b.pgbenchPiece(ctx, sr, p.Key, ps, b.o.clients, second, false)
+	if err != nil {
+		return pr, err
 	}
-	if extras {
-		if sz.Extras, err = sr.extras(ctx); err != nil {
-			return sz, err
-		}
-	}
-	return sz, nil
+	pr.Pgbench = mergePieces(p.Key, b.o.clients, []pgbenchPiece{a, c})
+	b.step(fmt.Sprintf("%8d  %-12s %6.0f req/s  p99 %6.1f ms  1 client %5.1f ms | pgbench %6.0f tps", sr.n, p.Key,
+		pr.Load.Rate, pr.Load.P99MS, pr.SingleMS, pr.Pgbench.TPS))
+	return pr, nil
 }
 
 // export downloads /employees.csv (every employee) once, alone, from a

@@ -1,0 +1,117 @@
+// -explain: the plan of every statement of every page, as the app runs it.
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"hris/db"
+)
+
+// explainPages prints the plan of every statement every page sends, run
+// as the page runs it (see explainText).
+func (sr *sizeRun) explainPages(ctx context.Context, w io.Writer) error {
+	conn, err := connectAsApp(ctx, sr.dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	s, err := findSample(ctx, conn)
+	if err != nil {
+		return err
+	}
+	traced, err := startTraced(ctx, sr.dbURL)
+	if err != nil {
+		return err
+	}
+	defer traced.Close()
+	if err := traced.login(adminEmail, adminPassword); err != nil {
+		return err
+	}
+	for _, p := range benchPages(s) {
+		if !sr.b.o.want(p.Key) {
+			continue
+		}
+		if _, _, err := traced.load(p.Path); err != nil {
+			return err
+		}
+		stmts, _, err := traced.load(p.Path)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\n## %s at %d employees: GET %s\n", p.Name, sr.n, p.Path)
+		for i, st := range stmts {
+			name := statementName(st.SQL)
+			if name == "begin" || name == "commit" || planSettings[name] {
+				continue
+			}
+			plan, err := explainText(ctx, conn, stmts, i)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", p.Key, name, err)
+			}
+			fmt.Fprintf(w, "\n### %s\n%s", name, plan)
+		}
+	}
+	return nil
+}
+
+// connectAsApp connects with the session settings of the app's pool (no
+// JIT, its timeouts), so that plans and timings are the app's.
+func connectAsApp(ctx context.Context, url string) (*pgx.Conn, error) {
+	cfg := db.DefaultConfig()
+	cfg.URL = url
+	pc, err := db.PoolConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, pc.ConnConfig)
+}
+
+// explainText is EXPLAIN (ANALYZE, BUFFERS) of stmts[i] as the app ran it:
+// after the plan settings its batch sent before it. It runs in a
+// transaction that is rolled back.
+func explainText(ctx context.Context, conn *pgx.Conn, stmts []db.Statement, i int) (string, error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback(ctx)
+	if err := replaySettings(ctx, tx, stmts, i); err != nil {
+		return "", err
+	}
+	st := stmts[i]
+	rows, err := tx.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+st.SQL, st.Args...)
+	if err != nil {
+		return "", err
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(lines, "\n") + "\n", nil
+}
+
+// planSettings are the statements a batch sends to set how the rest of it
+// is planned (local to its transaction).
+var planSettings = map[string]bool{"UseCustomPlans": true, "WalkInOrder": true, "MergeInOrder": true}
+
+// replaySettings runs, in tx, the plan settings sent before stmts[i] in
+// the same batch.
+func replaySettings(ctx context.Context, tx pgx.Tx, stmts []db.Statement, i int) error {
+	if stmts[i].Batch == 0 {
+		return nil
+	}
+	for _, s := range stmts[:i] {
+		if s.Batch == stmts[i].Batch && planSettings[statementName(s.SQL)] {
+			if _, err := tx.Exec(ctx, s.SQL, s.Args...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

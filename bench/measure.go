@@ -34,6 +34,11 @@ func (b *bench) measureAll(ctx context.Context, runs []*sizeRun) ([]Size, error)
 		}
 		states = append(states, st)
 	}
+	if len(states) > 0 {
+		if err := b.settle(ctx, states[0].conn); err != nil {
+			return nil, err
+		}
+	}
 	sizes := make([]Size, len(runs))
 	for i, sr := range runs {
 		sizes[i] = Size{Employees: sr.n, AuditEntries: sr.n * b.o.auditPer, SeedS: sr.seed.Seconds()}
@@ -76,6 +81,35 @@ func (b *bench) measureAll(ctx context.Context, runs []*sizeRun) ([]Size, error)
 		}
 	}
 	return sizes, nil
+}
+
+// settle waits for a quiet server before the measuring starts: the seeds
+// leave gigabytes of dirty buffers to the checkpointer and fresh tables to
+// autovacuum, which would otherwise run during the first pages measured
+// (and counted as PostgreSQL's CPU per request).
+func (b *bench) settle(ctx context.Context, conn *pgx.Conn) error {
+	start := time.Now()
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		return err
+	}
+	checkpointed := time.Since(start)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var workers int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'").Scan(&workers); err != nil {
+			return err
+		}
+		if workers == 0 || time.Now().After(deadline) {
+			b.step(fmt.Sprintf("server settled: checkpoint in %s, %d autovacuum workers after %s", checkpointed.Round(100*time.Millisecond),
+				workers, time.Since(start).Round(100*time.Millisecond)))
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // sizeState is one size ready to measure: its pages' scripts, checked

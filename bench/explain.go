@@ -37,17 +37,14 @@ func (sr *sizeRun) explainPages(ctx context.Context, w io.Writer) error {
 		if !sr.b.o.want(p.Key) {
 			continue
 		}
-		if _, _, err := traced.load(p.Path); err != nil {
-			return err
-		}
-		stmts, _, err := traced.load(p.Path)
+		stmts, err := traced.steadyLoad(p.Path)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "\n## %s at %d employees: GET %s\n", p.Name, sr.n, p.Path)
 		for i, st := range stmts {
 			name := statementName(st.SQL)
-			if name == "begin" || name == "commit" || planSettings[name] {
+			if !worthExplaining(name) {
 				continue
 			}
 			plan, err := explainText(ctx, conn, stmts, i)
@@ -99,6 +96,12 @@ func explainText(ctx context.Context, conn *pgx.Conn, stmts []db.Statement, i in
 // planSettings are the statements a batch sends to set how the rest of it
 // is planned (local to its transaction).
 var planSettings = map[string]bool{"UseCustomPlans": true, "WalkInOrder": true, "MergeInOrder": true}
+
+// worthExplaining tells the statements that read or write the page's data
+// from transaction control and plan settings.
+func worthExplaining(name string) bool {
+	return name != "begin" && name != "commit" && !planSettings[name]
+}
 
 // replaySettings runs, in tx, the plan settings sent before stmts[i] in
 // the same batch.

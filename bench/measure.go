@@ -163,12 +163,7 @@ func (sr *sizeRun) prepare(ctx context.Context) (_ *sizeState, err error) {
 			if !b.o.want(p.Key) {
 				continue
 			}
-			// The second load is the steady state (the first may settle
-			// the session, a flash, the statement cache).
-			if _, _, err := traced.load(p.Path); err != nil {
-				return err
-			}
-			stmts, _, err := traced.load(p.Path)
+			stmts, err := traced.steadyLoad(p.Path)
 			if err != nil {
 				return err
 			}

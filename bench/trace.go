@@ -99,6 +99,17 @@ func (t *tracedApp) load(path string) ([]db.Statement, string, error) {
 	return stmts, string(body), nil
 }
 
+// steadyLoad loads path twice and returns what the second load sent: the
+// steady state (the first may settle the session, a flash, the statement
+// cache).
+func (t *tracedApp) steadyLoad(path string) ([]db.Statement, error) {
+	if _, _, err := t.load(path); err != nil {
+		return nil, err
+	}
+	stmts, _, err := t.load(path)
+	return stmts, err
+}
+
 // pageScript is a page's statements as a pgbench script plus the -D
 // variable definitions it needs.
 type pageScript struct {

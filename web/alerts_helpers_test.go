@@ -224,6 +224,27 @@ func (e *env) transitions(rule string) []string {
 	return out
 }
 
+// delivered waits (up to 5 s) until the first n stored transitions of rule
+// have left "pending", and returns them all. The sender records a
+// delivery only after the receiver has answered, so a test that has just
+// seen the message must give it that moment.
+func (e *env) delivered(rule string, n int) []string {
+	e.t.Helper()
+	var got []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got = e.transitions(rule)
+		settled := len(got) >= n
+		for i := 0; settled && i < n; i++ {
+			settled = !strings.Contains(got[i], "/pending/")
+		}
+		if settled || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // logLatency logs the time from a condition to its notification, for the
 // closing note.
 func logLatency(t *testing.T, what string, condition time.Time, m received) {

@@ -128,10 +128,10 @@ type planNode struct {
 	Plans        []planNode `json:"Plans"`
 }
 
-// explain runs stmts[i] under EXPLAIN ANALYZE as the app ran it: after
-// the plan settings its batch sent before it (UseCustomPlans, WalkInOrder,
-// MergeInOrder). It runs in a transaction that is rolled back, should it
-// write. staleVisibility plans it as if no page of the growing tables were
+// explain runs stmts[i] under EXPLAIN ANALYZE as the app ran it (see
+// explainAsRun: after the plan settings its batch sent before it, on a
+// generic plan when the app's is one). It runs in a transaction that is
+// rolled back, should it write. staleVisibility plans it as if no page of the growing tables were
 // known all-visible (pg_class.relallvisible 0, undone by the rollback), as
 // between two vacuums of a busy table.
 func explain(ctx context.Context, conn *pgx.Conn, stmts []db.Statement, i int, staleVisibility bool) (explained, error) {
@@ -147,14 +147,11 @@ func explain(ctx context.Context, conn *pgx.Conn, stmts []db.Statement, i int, s
 			return out, err
 		}
 	}
-	if err := replaySettings(ctx, tx, stmts, i); err != nil {
+	lines, err := explainAsRun(ctx, tx, stmts, i, "ANALYZE, BUFFERS, FORMAT JSON")
+	if err != nil {
 		return out, err
 	}
-	st := stmts[i]
-	var raw []byte
-	if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+st.SQL, st.Args...).Scan(&raw); err != nil {
-		return out, err
-	}
+	raw := []byte(strings.Join(lines, ""))
 	var res []explained
 	if err := json.Unmarshal(raw, &res); err != nil || len(res) != 1 {
 		return out, fmt.Errorf("explain output: %v", err)

@@ -1099,9 +1099,9 @@ func (q *Queries) UpdateEmployee(ctx context.Context, arg UpdateEmployeeParams) 
 	return i, err
 }
 
-const useCustomPlans = `-- name: UseCustomPlans :exec
+const usePlans = `-- name: UsePlans :exec
 
-SELECT set_config('plan_cache_mode', 'force_custom_plan', true)
+SELECT set_config('plan_cache_mode', $1::text, true)
 `
 
 // Employees: the list (browse, filter and search), the record, and its
@@ -1116,18 +1116,20 @@ SELECT set_config('plan_cache_mode', 'force_custom_plan', true)
 //   - a search reads employee_words, which holds every word of every name
 //     and email with the sort keys, so its matches also come in order.
 //
-// They run with plan_cache_mode = force_custom_plan (see UseCustomPlans,
-// which db.ListBatch sends ahead of them in the same round trip): their
+// They run with plan_cache_mode = force_custom_plan (see UsePlans, which
+// db.ListBatch sends ahead of them in the same round trip): their
 // optional filters ("status = ” OR ...") fold away, and the partial
 // indexes of a status apply, only when the planner sees the values.
 //
 // Keyset cursors are never NULL: the first page starts after (”, ”, 0) in
 // name order and after (0001-01-01, 0) in hire-date order, so the cursor is
 // always an index condition, on every plan.
-// UseCustomPlans makes the rest of the transaction (or of the pipeline, an
-// implicit transaction) plan each statement for its actual parameters.
-func (q *Queries) UseCustomPlans(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, useCustomPlans)
+// UsePlans sets how the rest of the transaction (or of the pipeline, an
+// implicit transaction) plans its statements: force_custom_plan, for its
+// actual parameters every time; or force_generic_plan, once per
+// connection for any values (db.Plans says which statements want which).
+func (q *Queries) UsePlans(ctx context.Context, planCacheMode string) error {
+	_, err := q.db.Exec(ctx, usePlans, planCacheMode)
 	return err
 }
 

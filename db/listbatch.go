@@ -12,13 +12,9 @@ import (
 // trip: a pgx.Batch, which pgx writes as one pipeline ending in a single
 // Sync, and which PostgreSQL therefore runs as one implicit transaction.
 //
-// It begins with UseCustomPlans, so every query after it is planned for
-// its actual parameter values: the list queries' optional filters fold
-// away only then, and only then do the partial indexes of a status apply
-// (see queries/employees.sql). The setting is local to the batch's
-// transaction, so the session lookup and everything else on the connection
-// keep the plan cache's cheaper generic plans; and it costs no round trip
-// of its own.
+// It begins with UsePlans, local to the batch's transaction: the session
+// lookup and everything else on the connection keep the plan cache's own
+// choice, and the setting costs no round trip of its own.
 //
 // Queue the generated query methods with Queue, then send the batch with
 // Queries.SendListBatch; each queued call runs again with its result.
@@ -26,10 +22,29 @@ type ListBatch struct {
 	b pgx.Batch
 }
 
-// NewListBatch starts a batch planned for its parameter values.
-func NewListBatch() *ListBatch {
+// Plans is how the statements of a batch are planned: a value of
+// plan_cache_mode.
+type Plans string
+
+const (
+	// CustomPlans plans each statement for its parameter values, every
+	// time: the list queries' optional filters fold away only then, and
+	// only then do the partial indexes of a status apply (see
+	// queries/employees.sql).
+	CustomPlans Plans = "force_custom_plan"
+	// GenericPlans runs each statement on the plan made for it once per
+	// connection, whatever the values: for statements with one right plan
+	// (a search's word counts, its merge in name order), whose custom
+	// planning costs more than running them. The plan is made under the
+	// settings in force the first time, so a statement must always be sent
+	// after the same ones (MergeInOrder before SearchEmployeesByName).
+	GenericPlans Plans = "force_generic_plan"
+)
+
+// NewListBatch starts a batch planned as plans says.
+func NewListBatch(plans Plans) *ListBatch {
 	lb := &ListBatch{}
-	lb.b.Queue(useCustomPlans)
+	lb.b.Queue(usePlans, string(plans))
 	return lb
 }
 

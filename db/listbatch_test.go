@@ -15,8 +15,9 @@ import (
 // exec or simple_protocol behind PgBouncer.
 var execModes = []string{"cache_statement", "cache_describe", "exec", "simple_protocol"}
 
-// The batch's plan setting holds for its own statements and ends with it:
-// the rest of the session keeps generic plans. In every exec mode.
+// The batch's plan setting, custom or generic, holds for its own statements
+// and ends with it: the rest of the session keeps the plan cache's own
+// choice. In every exec mode.
 func TestListBatchPlansForValuesOnlyInside(t *testing.T) {
 	for _, mode := range execModes {
 		t.Run(mode, func(t *testing.T) { testListBatchPlansForValuesOnlyInside(t, mode) })
@@ -34,8 +35,9 @@ func testListBatchPlansForValuesOnlyInside(t *testing.T, mode string) {
 	}
 	defer c.Release()
 	q := db.New(c)
-	for range 2 { // the second time with the statements prepared
-		lb := db.NewListBatch()
+	for i := range 4 { // the second time with the statements prepared
+		plans := []db.Plans{db.CustomPlans, db.GenericPlans}[i/2]
+		lb := db.NewListBatch(plans)
 		var inside string
 		var total int64
 		lb.Queue(func(q *db.Queries) (err error) {
@@ -49,8 +51,8 @@ func testListBatchPlansForValuesOnlyInside(t *testing.T, mode string) {
 		if total != 0 {
 			t.Fatalf("CountEmployees in a fresh database = %d", total)
 		}
-		if inside != "force_custom_plan" {
-			t.Fatalf("plan_cache_mode inside the batch = %q, want force_custom_plan", inside)
+		if inside != string(plans) {
+			t.Fatalf("plan_cache_mode inside the batch = %q, want %s", inside, plans)
 		}
 		var after string
 		if err := c.QueryRow(ctx, "SELECT current_setting('plan_cache_mode')").Scan(&after); err != nil {
@@ -128,7 +130,7 @@ func testListBatchMatchesQueries(t *testing.T, mode string) {
 				walkName := db.WalkSearchByNameParams{AfterLastName: after.last, AfterFirstName: after.first, AfterID: after.id,
 					Word: f.word, Phrase: f.word, DepartmentID: f.dept, Status: f.status, PageSize: 7}
 
-				lb := db.NewListBatch()
+				lb := db.NewListBatch(db.CustomPlans)
 				var total int64
 				var words db.CountWordMatchesRow
 				var gotName []db.ListEmployeesByNameRow

@@ -10,8 +10,8 @@
 --   - a search reads employee_words, which holds every word of every name
 --     and email with the sort keys, so its matches also come in order.
 --
--- They run with plan_cache_mode = force_custom_plan (see UseCustomPlans,
--- which db.ListBatch sends ahead of them in the same round trip): their
+-- They run with plan_cache_mode = force_custom_plan (see UsePlans, which
+-- db.ListBatch sends ahead of them in the same round trip): their
 -- optional filters ("status = '' OR ...") fold away, and the partial
 -- indexes of a status apply, only when the planner sees the values.
 --
@@ -19,10 +19,12 @@
 -- name order and after (0001-01-01, 0) in hire-date order, so the cursor is
 -- always an index condition, on every plan.
 
--- UseCustomPlans makes the rest of the transaction (or of the pipeline, an
--- implicit transaction) plan each statement for its actual parameters.
--- name: UseCustomPlans :exec
-SELECT set_config('plan_cache_mode', 'force_custom_plan', true);
+-- UsePlans sets how the rest of the transaction (or of the pipeline, an
+-- implicit transaction) plans its statements: force_custom_plan, for its
+-- actual parameters every time; or force_generic_plan, once per
+-- connection for any values (db.Plans says which statements want which).
+-- name: UsePlans :exec
+SELECT set_config('plan_cache_mode', @plan_cache_mode::text, true);
 
 -- CountEmployees is the exact size of the list filtered by department and
 -- status, from the counts the triggers keep.

@@ -55,7 +55,7 @@ func (f auditFilter) page(ctx context.Context, q *db.Queries) ([]db.AuditLog, er
 		rows   []db.AuditLog
 		values int32
 	)
-	lb := db.NewListBatch()
+	lb := db.NewListBatch(db.CustomPlans)
 	switch {
 	case f.actor != "":
 		p := db.CountAuditActorsParams{Prefix: f.actor, PrefixEnd: f.actor + string(utf8.MaxRune), MaxValues: auditMaxValues}
@@ -97,7 +97,7 @@ func (f auditFilter) page(ctx context.Context, q *db.Queries) ([]db.AuditLog, er
 // on each entry: for no filter, or a prefix so short it matches much.
 func (f auditFilter) walk(ctx context.Context, q *db.Queries, limit int32) ([]db.AuditLog, error) {
 	var rows []db.AuditLog
-	lb := db.NewListBatch()
+	lb := db.NewListBatch(db.CustomPlans)
 	lb.Queue(func(q *db.Queries) (err error) {
 		rows, err = q.ListAudit(ctx, db.ListAuditParams{BeforeAt: f.before.At, BeforeID: f.before.ID, FromAt: f.from, ToAt: f.to,
 			Entity: f.entity, Action: likeEscape(f.action), Actor: likeEscape(f.actor), PageSize: limit})

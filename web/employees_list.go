@@ -232,6 +232,20 @@ func chooseSearchPlan(s employeeSearch, counts []db.CountWordMatchesRow, byName,
 	return searchPlan{kind: searchIntersect, a: word(exact[0]), b: word(exact[1])}
 }
 
+// plans is how the page's statement is planned. A merge in name order and
+// an intersection each have one right plan whatever the search: index
+// probes in the order of the list, a page's worth (after MergeInOrder for
+// the merge). Planning them anew for each search costs more than running
+// them: 1.8 ms against 0.65 for an intersection at a million employees.
+// The walks and the hire-date sort depend on the values: the partial index
+// of a status, how many matches there are to sort.
+func (sp searchPlan) plans(f employeeFilter) db.Plans {
+	if sp.kind == searchIntersect || sp.kind == searchMerge && f.Sort != "hire_date" {
+		return db.GenericPlans
+	}
+	return db.CustomPlans
+}
+
 // searchMaxSteps bounds an intersection (two index probes a step); one
 // that gets no page within it gives way to reading the rarer word's entries.
 const searchMaxSteps = 1000
@@ -353,7 +367,7 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 			rows, counts, err = p.search(ctx, q, search, queueDepts)
 			return err
 		}
-		lb := db.NewListBatch()
+		lb := db.NewListBatch(db.CustomPlans)
 		lb.Queue(func(q *db.Queries) (err error) {
 			total, err = q.CountEmployees(ctx, db.CountEmployeesParams{DepartmentID: f.Department, Status: f.Status})
 			return err
@@ -421,7 +435,8 @@ func (a *App) employeeList(w http.ResponseWriter, r *http.Request) {
 // of the words, from which the total shown is taken.
 func (p employeePage) search(ctx context.Context, q *db.Queries, s employeeSearch, extra func(*db.ListBatch)) ([]db.ListEmployeesByNameRow, []db.CountWordMatchesRow, error) {
 	counts := make([]db.CountWordMatchesRow, len(s.Words))
-	lb := db.NewListBatch()
+	// The counts' plan is an index range whatever the word.
+	lb := db.NewListBatch(db.GenericPlans)
 	// A one-word search shows its count, up to searchCountUpTo; a search
 	// of several words only needs to know which word is rarest, and
 	// whether it is rare enough to read whole (searchFewEntries).
@@ -445,13 +460,14 @@ func (p employeePage) search(ctx context.Context, q *db.Queries, s employeeSearc
 	}
 	var rows []db.ListEmployeesByNameRow
 	gaveUp := false
-	lb = db.NewListBatch()
+	lb = db.NewListBatch(plan.plans(p.f))
 	p.queueSearch(ctx, lb, s, plan, &rows, &gaveUp)
 	if err := q.SendListBatch(ctx, lb); err != nil || !gaveUp {
 		return rows, counts, err
 	}
-	lb = db.NewListBatch()
-	p.queueSearch(ctx, lb, s, searchPlan{kind: searchMerge, driver: plan.driver}, &rows, &gaveUp)
+	merge := searchPlan{kind: searchMerge, driver: plan.driver}
+	lb = db.NewListBatch(merge.plans(p.f))
+	p.queueSearch(ctx, lb, s, merge, &rows, &gaveUp)
 	return rows, counts, q.SendListBatch(ctx, lb)
 }
 

@@ -143,7 +143,7 @@ func Employees(ctx context.Context, d *db.DB, n int) (int64, error) {
 		}
 		// Fresh statistics now, not when autovacuum next comes by: the plans
 		// of the list pages depend on them.
-		if _, err := d.Pool.Exec(ctx, "VACUUM (ANALYZE) employees, employee_words, employee_counts, departments"); err != nil {
+		if err := vacuumAnalyze(ctx, d.Pool, "VACUUM (ANALYZE) employees, employee_words, employee_counts, departments"); err != nil {
 			return added, fmt.Errorf("seed: analyze: %w", err)
 		}
 	}
@@ -312,6 +312,45 @@ func bulkEmployees(ctx context.Context, pool *pgxpool.Pool, n int, deptIDs []int
 	return added, nil
 }
 
+// vacuumAnalyze runs vacuum, a VACUUM (ANALYZE) of the tables a seed
+// filled: fresh statistics, and the visibility map that lets the pages'
+// index-only scans skip the table. A page is marked all-visible only once
+// the commits of its rows are on disk. On a server with synchronous_commit
+// off (hris dev, the tests and the bench run one) the seed's commits may
+// still be a moment away from it, and the vacuum would then mark no page:
+// every page would read the table for each row it shows until autovacuum
+// came by. So it waits (up to a few seconds) for the WAL writer to flush
+// what the seed wrote, and commits its own statistics synchronously: the
+// next table's vacuum would wait for them too.
+func vacuumAnalyze(ctx context.Context, pool *pgxpool.Pool, vacuum string) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET synchronous_commit = on`); err != nil {
+		return err
+	}
+	var written string
+	if err := conn.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&written); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var flushed bool
+		if err := conn.QueryRow(ctx, `SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn`, written).Scan(&flushed); err != nil {
+			return err
+		}
+		if flushed {
+			break
+		}
+	}
+	if _, err := conn.Exec(ctx, vacuum); err != nil {
+		return err
+	}
+	_, err = conn.Exec(ctx, `RESET synchronous_commit`)
+	return err
+}
+
 var errNotEmpty = fmt.Errorf("the table filled up meanwhile; run the seed again")
 
 // setIndexesAside drops the tables' indexes that back no constraint and
@@ -446,7 +485,7 @@ func Audit(ctx context.Context, d *db.DB, n, employees int) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("seed audit: %w", err)
 	}
-	if _, err := d.Pool.Exec(ctx, "VACUUM (ANALYZE) audit_log"); err != nil {
+	if err := vacuumAnalyze(ctx, d.Pool, "VACUUM (ANALYZE) audit_log"); err != nil {
 		return added, fmt.Errorf("seed audit: analyze: %w", err)
 	}
 	return added, nil

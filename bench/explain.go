@@ -37,7 +37,7 @@ func (sr *sizeRun) explainPages(ctx context.Context, w io.Writer) error {
 		if !sr.b.o.want(p.Key) {
 			continue
 		}
-		stmts, err := traced.steadyLoad(p.Path)
+		stmts, _, err := traced.steadyLoad(p.Path)
 		if err != nil {
 			return err
 		}

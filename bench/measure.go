@@ -119,6 +119,7 @@ type sizeState struct {
 	conn    *pgx.Conn
 	pages   []benchPage
 	scripts map[string]pageScript
+	rows    map[string]int // rows each page shows
 	app     *hrisProc
 }
 
@@ -137,7 +138,7 @@ func (sr *sizeRun) prepare(ctx context.Context) (_ *sizeState, err error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &sizeState{sr: sr, conn: conn, scripts: map[string]pageScript{}}
+	st := &sizeState{sr: sr, conn: conn, scripts: map[string]pageScript{}, rows: map[string]int{}}
 	defer func() {
 		if err != nil {
 			st.close()
@@ -163,13 +164,14 @@ func (sr *sizeRun) prepare(ctx context.Context) (_ *sizeState, err error) {
 			if !b.o.want(p.Key) {
 				continue
 			}
-			stmts, err := traced.steadyLoad(p.Path)
+			stmts, page, err := traced.steadyLoad(p.Path)
 			if err != nil {
 				return err
 			}
 			if st.scripts[p.Key], err = buildScript(ctx, conn, stmts); err != nil {
 				return fmt.Errorf("%s: %w", p.Key, err)
 			}
+			st.rows[p.Key] = rowsShown(page)
 		}
 		return nil
 	}()
@@ -222,7 +224,7 @@ func (st *sizeState) measurePage(ctx context.Context, p benchPage) (PageResult, 
 	sr, b := st.sr, st.sr.b
 	ps := st.scripts[p.Key]
 	pr := PageResult{Key: p.Key, Name: p.Name, Path: p.Path, Statements: ps.Statements, RoundTrips: ps.RoundTrips,
-		Sequence: strings.Join(ps.Names, ", ")}
+		Sequence: strings.Join(ps.Names, ", "), Rows: st.rows[p.Key]}
 	var err error
 	// One client first: what a single request costs.
 	if pr.SingleMS, err = sr.singleRequest(st.app.base, p.Path, 30); err != nil {

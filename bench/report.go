@@ -84,6 +84,7 @@ type PageResult struct {
 	Statements int        `json:"statements"`
 	RoundTrips int        `json:"round_trips"`
 	Sequence   string     `json:"sequence"`
+	Rows       int        `json:"rows_shown"`
 	SingleMS   float64    `json:"single_client_p50_ms"`
 	Load       Scenario   `json:"load"`
 	Pgbench    PgbenchRun `json:"pgbench"`
@@ -166,7 +167,7 @@ func printTables(w io.Writer, res Results) {
 	fmt.Fprintln(w)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "page\temployees\t1 client ms\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs hris/pg\tpgbench tps\tp50 ms\tp99 ms\tpage/pgbench\tothers\t")
+	fmt.Fprintln(tw, "page\temployees\trows\t1 client ms\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs hris/pg\tpgbench tps\tp50 ms\tp99 ms\tpage/pgbench\tothers\t")
 	if len(res.Sizes) == 0 {
 		return
 	}
@@ -184,7 +185,7 @@ func printTables(w io.Writer, res Results) {
 			if sz.Employees == res.Sizes[0].Employees {
 				name = p.Key
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f\t%.1f\t%.1f\t%d\t%.0f / %.0f\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t\n", name, sz.Employees, r.SingleMS,
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.0f\t%.1f\t%.1f\t%d\t%.0f / %.0f\t%.0f\t%.1f\t%.1f\t%.2f\t%.2f\t\n", name, sz.Employees, r.Rows, r.SingleMS,
 				r.Load.Rate, r.Load.P50MS, r.Load.P99MS, r.Load.errors(), r.Load.CPU.AppUS, r.Load.CPU.PostgresUS,
 				r.Pgbench.TPS, r.Pgbench.P50MS, r.Pgbench.P99MS, ratio, r.Load.CPU.OtherCores)
 		}
@@ -194,9 +195,15 @@ func printTables(w io.Writer, res Results) {
 		first, last := res.Sizes[0], res.Sizes[len(res.Sizes)-1]
 		fmt.Fprintf(w, "\nrate at %d employees / rate at %d (target 0.8 or more):\n", last.Employees, first.Employees)
 		for i, p := range first.Pages {
-			if i < len(last.Pages) && p.Load.Rate > 0 {
-				fmt.Fprintf(w, "  %-12s %.2f\n", p.Key, last.Pages[i].Load.Rate/p.Load.Rate)
+			if i >= len(last.Pages) || p.Load.Rate <= 0 {
+				continue
 			}
+			l := last.Pages[i]
+			fmt.Fprintf(w, "  %-12s %.2f", p.Key, l.Load.Rate/p.Load.Rate)
+			if l.Rows != p.Rows {
+				fmt.Fprintf(w, "  (not like for like: %d rows shown, then %d)", p.Rows, l.Rows)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	fmt.Fprintln(w, "\nstatements per page (round trips):")

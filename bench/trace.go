@@ -101,13 +101,29 @@ func (t *tracedApp) load(path string) ([]db.Statement, string, error) {
 
 // steadyLoad loads path twice and returns what the second load sent: the
 // steady state (the first may settle the session, a flash, the statement
-// cache).
-func (t *tracedApp) steadyLoad(path string) ([]db.Statement, error) {
+// cache), and the page.
+func (t *tracedApp) steadyLoad(path string) ([]db.Statement, string, error) {
 	if _, _, err := t.load(path); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	stmts, _, err := t.load(path)
-	return stmts, err
+	return t.load(path)
+}
+
+// tableRow is a row of a table's body: the pages show their records as
+// table rows under a header row (<thead>), which this does not count.
+var tableRow = regexp.MustCompile(`<tr[\s>]`)
+
+// rowsShown counts the records a page shows: the rows of its tables'
+// bodies. Whether two sizes' pages did the same work depends on it: a
+// search shows 2 rows at 10,000 employees where it shows a page of 50 at a
+// million.
+func rowsShown(page string) int {
+	n := 0
+	for _, body := range strings.Split(page, "<tbody")[1:] {
+		body, _, _ = strings.Cut(body, "</tbody>")
+		n += len(tableRow.FindAllString(body, -1))
+	}
+	return n
 }
 
 // pageScript is a page's statements as a pgbench script plus the -D

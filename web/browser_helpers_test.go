@@ -456,6 +456,53 @@ func (tb *tab) typeKeys(selector, text string) {
 	}
 }
 
+// typeSearch types text into the live search box selector (an htmx input
+// with hx-trigger "input changed delay:…") key by key, and waits until
+// the search for the whole text has been answered and swapped in, with no
+// request left in flight. Typing a key at a time, a slow machine can pause
+// longer than the delay between two keys, so the debounce fires on a
+// prefix ("quil"); that prefix's answer may already look right, and may
+// even arrive after a choice was clicked, so it must not be taken for the
+// last one. It returns how many pauses between keystrokes were long
+// enough (more than delay less 50 ms) for such a prefix search to fire.
+func (tb *tab) typeSearch(selector, text string, delay time.Duration) (pauses int) {
+	tb.t.Helper()
+	// Each keystroke's time and each answered htmx request's URL, taken
+	// in the page itself.
+	tb.el(selector).MustEval(`function () {
+		window.hrisSearch = {keys: [], answered: []};
+		if (!this.hrisTimed) {
+			this.hrisTimed = true;
+			this.addEventListener("input", () => window.hrisSearch.keys.push(performance.now()));
+		}
+		if (!window.hrisSearchHooked) {
+			window.hrisSearchHooked = true;
+			document.addEventListener("htmx:afterSettle", ev => {
+				if (window.hrisSearch && ev.detail.xhr) window.hrisSearch.answered.push(ev.detail.xhr.responseURL);
+			});
+		}
+	}`)
+	tb.typeKeys(selector, text)
+	if err := tb.p().Wait(rod.Eval(`(selector, text) => {
+		const box = document.querySelector(selector), a = window.hrisSearch.answered;
+		return box.value === text && !box.classList.contains("htmx-request") &&
+			a.length > 0 && new URL(a[a.length - 1]).searchParams.get(box.name) === text;
+	}`, selector, text)); err != nil {
+		tb.t.Fatalf("waiting for the search for %q in %s to be answered: %v\n%s", text, selector, err, tb.text())
+	}
+	gaps := tb.p().MustEval(`() => {
+		const k = window.hrisSearch.keys, gaps = [];
+		for (let i = 1; i < k.length; i++) gaps.push(k[i] - k[i - 1]);
+		return gaps;
+	}`).Arr()
+	for _, g := range gaps {
+		if g.Num() > float64((delay - 50*time.Millisecond).Milliseconds()) {
+			pauses++
+		}
+	}
+	return pauses
+}
+
 // choose picks the option labelled label in the select selector.
 func (tb *tab) choose(selector, label string) {
 	tb.t.Helper()

@@ -73,7 +73,7 @@ func TestBrowserLeave(t *testing.T) {
 	tb.click(`nav a[href="/leave"]`, true)
 	tb.click(`.page-head a[href="/leave/new"]`, true)
 	tb.checkShell("Request leave", name, "hr")
-	tb.typeKeys("#employee_id", "quillf")
+	tb.typeSearch("#employee_id", "quillf", 250*time.Millisecond)
 	tb.waitJS("Zora among the choices", `document.querySelector("#employee_id-choices input[value='`+strconv.FormatInt(zora, 10)+`']") !== null`)
 	tb.click(`#employee_id-choices input[value='`+strconv.FormatInt(zora, 10)+`']`, false)
 	if got := tb.value("#employee_id"); got != "" {
@@ -154,7 +154,7 @@ func TestBrowserLeave(t *testing.T) {
 	boss := e.int64("SELECT id FROM employees WHERE id <> $1 AND status = 'active' ORDER BY id LIMIT 1", zora)
 	bossName := e.str("SELECT first_name || ' ' || last_name FROM employees WHERE id = $1", boss)
 	tb.open(emp + "/edit")
-	tb.typeKeys("#manager_id", strings.Split(bossName, " ")[1])
+	tb.typeSearch("#manager_id", strings.Split(bossName, " ")[1], 250*time.Millisecond)
 	tb.waitJS("the manager among the choices", `document.querySelector("#manager_id-choices input[value='`+strconv.FormatInt(boss, 10)+`']") !== null`)
 	tb.screenshot("employee-manager-picker")
 	tb.click(`#manager_id-choices input[value='`+strconv.FormatInt(boss, 10)+`']`, false)

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"hris/db"
 	"hris/db/dbtest"
@@ -31,7 +33,10 @@ func TestAlertLongQuery(t *testing.T) {
 	e := alertEnv(t, rcv, nil)
 	s := e.session(e.DB.Config().URL, "sleeper")
 	start := time.Now()
-	done := s.start("SELECT pg_sleep(6.5)")
+	// It sleeps until the test cancels it, once the critical message came:
+	// a sleep ending on its own soon after 5 s would leave a loaded
+	// machine's evaluator too short a window to see it past 5 s.
+	done := s.start("SELECT pg_sleep(60)")
 	warn := rcv.wait("long_query", "firing", "warning", 10*time.Second)
 	logLatency(t, "long_query warning (pg_sleep past 1s)", start.Add(time.Second), warn)
 	if pid := int32(warn.Details["pid"].(float64)); pid != s.pid {
@@ -48,8 +53,12 @@ func TestAlertLongQuery(t *testing.T) {
 	}
 	crit := rcv.wait("long_query", "firing", "critical", 10*time.Second)
 	logLatency(t, "long_query critical (pg_sleep past 5s)", start.Add(5*time.Second), crit)
-	if err := errWithin(t, done, 10*time.Second, "sleeper"); err != nil {
+	if _, err := e.DB.Pool.Exec(context.Background(), "SELECT pg_cancel_backend($1)", s.pid); err != nil {
 		t.Fatal(err)
+	}
+	var pgErr *pgconn.PgError
+	if err := errWithin(t, done, 10*time.Second, "sleeper"); !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+		t.Fatalf("sleeper ended with %v, want it cancelled (57014)", err)
 	}
 	ended := time.Now()
 	res := rcv.wait("long_query", "resolved", "", 10*time.Second)

@@ -267,3 +267,19 @@ func appConnections(t *testing.T, adminURL string) int {
 	}
 	return n
 }
+
+// appConnectionsAfterExit is appConnections once the app has exited: a
+// backend leaves pg_stat_activity a moment after its client closed the
+// connection, so it polls, for up to 5 s, until none is left, and
+// returns how many were still there.
+func appConnectionsAfterExit(t *testing.T, adminURL string) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := appConnections(t, adminURL)
+		if n == 0 || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -540,8 +540,8 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 	if code != 0 {
 		t.Errorf("exit %d after SIGTERM, want 0", code)
 	}
-	if n := appConnections(t, f.srv.URL("postgres")); n != 0 {
-		t.Errorf("%d app connections left after exit", n)
+	if n := appConnectionsAfterExit(t, f.srv.URL("postgres")); n != 0 {
+		t.Errorf("%d app connections left 5s after exit", n)
 	}
 	t.Logf("SIGTERM under load: %d requests served, %d refused after close, %d failed; held request %d after %s",
 		served.Load(), refused.Load(), failed.Load(), r.code, r.took.Round(time.Millisecond))

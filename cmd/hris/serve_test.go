@@ -124,7 +124,7 @@ func TestServeReadyFastAndStopsCleanlyOnSIGTERM(t *testing.T) {
 	if code := p.wait(30 * time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM, want 0", code)
 	}
-	if n := appConnections(t, srv.URL("hris")); n != 0 {
-		t.Errorf("%d app connections left after exit", n)
+	if n := appConnectionsAfterExit(t, srv.URL("hris")); n != 0 {
+		t.Errorf("%d app connections left 5s after exit", n)
 	}
 }

@@ -204,8 +204,30 @@ func TestReadOnlyServerConnectionClosedAndRetried(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Give every backend time to take the reloaded setting.
-	time.Sleep(300 * time.Millisecond)
+	// pg_reload_conf only signals the postmaster, which reloads and then
+	// signals every backend; a backend applies the setting before its
+	// next command once signalled. A new connection (forked from the
+	// reloaded postmaster) showing the setting means that has happened.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := pgx.Connect(ctx, a.URL("hris"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ro string
+		err = c.QueryRow(ctx, "SHOW default_transaction_read_only").Scan(&ro)
+		c.Close(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ro == "on" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("default_transaction_read_only still off on a 10s after the reload")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	for i := range 5 {
 		if err := createDept(ctx, d, fmt.Sprintf("retried %d", i)); err != nil {

@@ -49,13 +49,25 @@ type auditFilter struct {
 // the kind of record, else time alone. A prefix filter merges the
 // different actions or actors it covers, when there are few; first it
 // asks how many there are, in the same round trip.
+//
+// Most have one right plan whatever the values: their index, walked from
+// the cursor within the dates (the actor merge, its index per email). They
+// run on generic plans (db.GenericPlans), made once per connection:
+// planning them for each page took several times longer than running them
+// (0.8 ms against 0.09 for the unfiltered log). The action merge is the
+// exception: its generic plan reads every entry of the actions and sorts
+// them (the plan tests catch it), so it is planned for its values.
 func (f auditFilter) page(ctx context.Context, q *db.Queries) ([]db.AuditLog, error) {
 	limit := int32(auditPageSize + 1)
 	var (
 		rows   []db.AuditLog
 		values int32
 	)
-	lb := db.NewListBatch(db.CustomPlans)
+	plans := db.GenericPlans
+	if f.actor == "" && f.action != "" {
+		plans = db.CustomPlans
+	}
+	lb := db.NewListBatch(plans)
 	switch {
 	case f.actor != "":
 		p := db.CountAuditActorsParams{Prefix: f.actor, PrefixEnd: f.actor + string(utf8.MaxRune), MaxValues: auditMaxValues}
@@ -97,7 +109,7 @@ func (f auditFilter) page(ctx context.Context, q *db.Queries) ([]db.AuditLog, er
 // on each entry: for no filter, or a prefix so short it matches much.
 func (f auditFilter) walk(ctx context.Context, q *db.Queries, limit int32) ([]db.AuditLog, error) {
 	var rows []db.AuditLog
-	lb := db.NewListBatch(db.CustomPlans)
+	lb := db.NewListBatch(db.GenericPlans)
 	lb.Queue(func(q *db.Queries) (err error) {
 		rows, err = q.ListAudit(ctx, db.ListAuditParams{BeforeAt: f.before.At, BeforeID: f.before.ID, FromAt: f.from, ToAt: f.to,
 			Entity: f.entity, Action: likeEscape(f.action), Actor: likeEscape(f.actor), PageSize: limit})

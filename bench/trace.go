@@ -159,7 +159,7 @@ func statementName(sql string) string {
 // prepared sends as parameters, as the app does. pgbench cannot send NULL
 // or an empty string as a variable, so those are written as typed
 // literals: the same plans for the statements planned for their values
-// (db.CustomPlans); on a generic plan (db.GenericPlans) a literal '' folds
+// (db.CustomPlans); on a generic plan (db.GenericPlans) an empty literal folds
 // a test the app's plan makes on each row, a few microseconds in
 // pgbench's favour. conn tells the types.
 func buildScript(ctx context.Context, conn *pgx.Conn, stmts []db.Statement) (pageScript, error) {

@@ -10,10 +10,13 @@
 --   - a search reads employee_words, which holds every word of every name
 --     and email with the sort keys, so its matches also come in order.
 --
--- They run with plan_cache_mode = force_custom_plan (see UsePlans, which
--- db.ListBatch sends ahead of them in the same round trip): their
+-- db.ListBatch sends UsePlans ahead of them in the same round trip. A list
+-- filtered by department or status runs with force_custom_plan: its
 -- optional filters ("status = '' OR ...") fold away, and the partial
--- indexes of a status apply, only when the planner sees the values.
+-- indexes of a status apply, only when the planner sees the values. The
+-- unfiltered list and the searches' counts, merge and intersection have
+-- one right plan whatever the values and run with force_generic_plan,
+-- planned once per connection (web/employees_list.go says which).
 --
 -- Keyset cursors are never NULL: the first page starts after ('', '', 0) in
 -- name order and after (0001-01-01, 0) in hire-date order, so the cursor is

@@ -114,8 +114,9 @@ func parseOptionalID(s string) (*int64, bool) {
 }
 
 // readPlanned runs the queries of a list page in one read-only-in-practice
-// transaction planned for their actual parameters (see db.CustomPlans). InTx retries it on every failure before its
-// COMMIT; a read has nothing to lose from an unknown commit either way.
+// transaction planned for their actual parameters (see db.CustomPlans).
+// InTx retries it on every failure before its COMMIT; a read has nothing
+// to lose from an unknown commit either way.
 func (a *App) readPlanned(ctx context.Context, fn db.Query) error {
 	return a.db.InTx(ctx, func(ctx context.Context, q *db.Queries) error {
 		if err := q.UsePlans(ctx, string(db.CustomPlans)); err != nil {

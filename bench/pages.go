@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -25,6 +26,9 @@ type sample struct {
 	employee   int64  // a manager: reports and history on the record page
 	deepCursor string // the cursor of the 500th list page (or the last one)
 	deepPage   int
+	// rare is an employee whose surname nobody else has, the first one
+	// seeded: the same person at every size (see seed.RareSurname).
+	rare struct{ name, email string }
 }
 
 // deepPageNumber is the list page the deep page opens.
@@ -41,6 +45,14 @@ func findSample(ctx context.Context, conn *pgx.Conn) (sample, error) {
 		GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`).Scan(&s.employee); err != nil {
 		return s, fmt.Errorf("sample employee: %w", err)
 	}
+	var first, last, email string
+	if err := conn.QueryRow(ctx, `SELECT first_name, last_name, email FROM employees e
+		WHERE NOT EXISTS (SELECT FROM employees x WHERE x.last_name = e.last_name AND x.id <> e.id)
+		ORDER BY id LIMIT 1`).Scan(&first, &last, &email); err != nil {
+		return s, fmt.Errorf("sample rare name: %w", err)
+	}
+	s.rare.name = strings.ToLower(first + " " + last)
+	s.rare.email, _, _ = strings.Cut(email, "@")
 	var total int64
 	if err := conn.QueryRow(ctx, `SELECT coalesce(sum(n), 0) FROM employee_counts`).Scan(&total); err != nil {
 		return s, err
@@ -73,8 +85,13 @@ func benchPages(s sample) []benchPage {
 		{"hired", "employees by hire date", "/employees?sort=hire_date"},
 		{"deep", fmt.Sprintf("employees, page %d", s.deepPage), "/employees?after=" + url.QueryEscape(s.deepCursor)},
 		{"surname", "search a common surname", "/employees?q=garcia"},
-		{"name", "search a first and last name", "/employees?q=zoe+wong"},
-		{"email", "search part of an email", "/employees?q=sato.7"},
+		{"name", "search a rare name", "/employees?q=" + url.QueryEscape(s.rare.name)},
+		{"email", "search the start of an address", "/employees?q=" + url.QueryEscape(s.rare.email)},
+		// Two searches that show more at a million than at ten thousand:
+		// about 240 people are called Zoe Wong there (2 among ten
+		// thousand), and "sato.7" also finds the numbers 70000 to 79999.
+		{"commonname", "search a common first and last name", "/employees?q=zoe+wong"},
+		{"emailnumber", "search a surname and a number's start", "/employees?q=sato.7"},
 		{"letters", "search two letters", "/employees?q=ch"},
 		{"status", "status filter", "/employees?status=terminated"},
 		{"dept", "department filter", "/employees?department=" + dept},

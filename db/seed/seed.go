@@ -82,9 +82,13 @@ func EmployeeNumber(i, departments int) Employee {
 		e.Status = "on_leave"
 	}
 	e.Department = r.IntN(departments)
-	e.Email = fmt.Sprintf("%s.%s.%d@example.com", emailPart(e.FirstName), emailPart(e.LastName), i)
 	e.JobTitle = titles[r.IntN(len(titles))]
 	e.HireDate = hireBase.AddDate(0, 0, r.IntN(17*365))
+	// Drawn last, so that the draws above are what they always were.
+	if r.IntN(RareEvery) == 0 {
+		e.LastName = RareSurname(i)
+	}
+	e.Email = fmt.Sprintf("%s.%s.%d@example.com", emailPart(e.FirstName), emailPart(e.LastName), i)
 	e.Manager = -1
 	if i > 0 {
 		e.Manager = (i - 1) / ReportsPerManager
@@ -419,6 +423,36 @@ func restoreDefinitions(ctx context.Context, tx pgx.Tx, defs []string) error {
 		}
 	}
 	return nil
+}
+
+// RareEvery: one demo employee in RareEvery has a surname nobody else
+// has. A real staff list is like that (a few surnames are common and most
+// are rare), and a search for a rare name then finds one person whatever
+// the size of the table, as it would in use.
+const RareEvery = 50
+
+// rareParts make the rare surnames: one part of each, chosen by the
+// digits in base 32 of i scrambled (an odd multiple, modulo 2^20, so
+// neighbours look unrelated), so employees 0 to 1,048,575 each get a
+// different one. None starts with a, c, g, q or z, so the common words the tests
+// and the bench search for ("garcia", "ch", "zoe") keep their matches.
+var rareParts = [4][]string{
+	strings.Fields(`Bel Bor Dal Dor Fen Fal Hal Hes Jor Jen Kel Kor Lan Lor Mar Mel
+		Nor Nev Pal Per Ral Ren Sal Sor Tal Tor Val Ver Wen Wil Yar Yel`),
+	strings.Fields(`a e i o u ai ei ou au ia io ea ar er ir or ur an en in on un al el il ol ul as es is os us`),
+	strings.Fields(`ba be bi bo da de di do ka ke ki ko la le li lo ma me mi mo na ne ni no ra re ri ro ta te ti to`),
+	strings.Fields(`sk ski sen son berg ley ton ard ek ich ova ez ani ari ov in ur is as os ell ett ane ine ore ux ay eux ano ino ali uli`),
+}
+
+// RareSurname is the rare surname demo employee i has, if it has one.
+func RareSurname(i int) string {
+	i = i * 747_451 % (1 << 20)
+	var b strings.Builder
+	for _, part := range rareParts {
+		b.WriteString(part[i%len(part)])
+		i /= len(part)
+	}
+	return b.String()
 }
 
 // emailPart lowercases a name for an email address, keeping ASCII letters.

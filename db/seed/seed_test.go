@@ -130,3 +130,31 @@ func TestAuditIdempotent(t *testing.T) {
 		t.Errorf("audit_log has %d indexes after the seed", indexes)
 	}
 }
+
+// TestRareSurnames: about one employee in seed.RareEvery has a surname of
+// their own, different for every employee number below 2^20, and the same
+// employee gets the same one every time (the bench searches for it at
+// every size).
+func TestRareSurnames(t *testing.T) {
+	seen := make(map[string]int, 1<<20)
+	for i := range 1 << 20 {
+		s := seed.RareSurname(i)
+		if j, ok := seen[s]; ok {
+			t.Fatalf("employees %d and %d both get the surname %s", j, i, s)
+		}
+		seen[s] = i
+	}
+	const n = 100_000
+	rare := 0
+	for i := range n {
+		if e := seed.EmployeeNumber(i, 10); e.LastName == seed.RareSurname(i) {
+			rare++
+		}
+	}
+	if want := n / seed.RareEvery; rare < want*9/10 || rare > want*11/10 {
+		t.Errorf("%d of %d employees have a rare surname, want about %d", rare, n, want)
+	}
+	if e := seed.EmployeeNumber(97, 10); e.FirstName+" "+e.LastName+" "+e.Email != "Anika Verirmoberg anika.verirmoberg.97@example.com" {
+		t.Errorf("employee 97 is now %s %s %s: demo employees must not change", e.FirstName, e.LastName, e.Email)
+	}
+}

@@ -50,12 +50,15 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, status int, c templ
 	buf := getBuf()
 	defer putBuf(buf)
 	if err := c.Render(r.Context(), buf); err != nil {
-		if status >= 500 {
+		if r.Context().Err() == nil && status >= 500 {
 			// Rendering the error page itself failed: fall back to text.
 			http.Error(w, http.StatusText(status), status)
 			return
 		}
-		a.serverError(w, r, err)
+		// templ stops when the request's context ends: a client that left
+		// mid-render is a 499 there, not a server error (it would count
+		// towards the 5xx alert).
+		a.handleError(w, r, err)
 		return
 	}
 	h := w.Header()

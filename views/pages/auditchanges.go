@@ -1,6 +1,7 @@
 package pages
 
 import (
+	"bytes"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -49,9 +50,9 @@ func (r AuditRow) Changes() []FieldChange {
 }
 
 // changedFields names the changed fields for the collapsed line.
-func (r AuditRow) changedFields() string {
+func changedFields(changes []FieldChange) string {
 	var names []string
-	for _, c := range r.Changes() {
+	for _, c := range changes {
 		names = append(names, strings.ReplaceAll(c.Field, "_", " "))
 	}
 	if len(names) > 4 {
@@ -72,19 +73,24 @@ func auditObject(s string) (map[string]json.RawMessage, bool) {
 }
 
 // auditValue shows a JSON value: strings without quotes, null and absent
-// as "", anything else as compact JSON.
+// as "", anything else as compact JSON. The audit log shows hundreds of
+// values a page, so the common cases skip the decoder: a string without
+// escapes is its bytes between the quotes, a number or true is itself.
 func auditValue(v json.RawMessage) string {
-	if len(v) == 0 || string(v) == "null" {
+	switch {
+	case len(v) == 0 || string(v) == "null":
 		return ""
-	}
-	var s string
-	if json.Unmarshal(v, &s) == nil {
-		return s
-	}
-	var x any
-	if json.Unmarshal(v, &x) == nil {
-		if b, err := json.Marshal(x); err == nil {
-			return string(b)
+	case len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && !bytes.ContainsAny(v[1:len(v)-1], `\"`):
+		return string(v[1 : len(v)-1])
+	case v[0] == '"':
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return s
+		}
+	case v[0] == '{' || v[0] == '[':
+		var b bytes.Buffer
+		if json.Compact(&b, v) == nil {
+			return b.String()
 		}
 	}
 	return string(v)

@@ -26,7 +26,30 @@ func TestAuditRowChanges(t *testing.T) {
 		}
 	}
 	r := AuditRow{Before: `{"a_b": 1, "c": 1, "d": 1, "e": 1, "f": 1}`, After: `{}`}
-	if got := r.changedFields(); got != "a b, c, d, e, …" {
+	if got := changedFields(r.Changes()); got != "a b, c, d, e, …" {
 		t.Errorf("changedFields %q", got)
+	}
+}
+
+// TestAuditValue covers the shortcuts past the JSON decoder: they must
+// show what the decoder would.
+func TestAuditValue(t *testing.T) {
+	for in, want := range map[string]string{
+		``:                          "",
+		`null`:                      "",
+		`"Analyst"`:                 "Analyst",
+		`""`:                        "",
+		`"say \"hi\""`:              `say "hi"`,
+		`"caf\u00e9 \\ x"`:          `café \ x`,
+		`"<b>"`:                     "<b>",
+		`7`:                         "7",
+		`-1.5e3`:                    "-1.5e3",
+		`true`:                      "true",
+		"[\n  \"a\",\n  \"b\"\n]":   `["a","b"]`,
+		"{\n  \"k\": {\"x\": 1}\n}": `{"k":{"x":1}}`,
+	} {
+		if got := auditValue([]byte(in)); got != want {
+			t.Errorf("auditValue(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

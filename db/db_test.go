@@ -299,3 +299,35 @@ func hungListener(t *testing.T) string {
 	})
 	return l.Addr().String()
 }
+
+// TestAbandonedStatementKeepsItsConnection: a statement whose context ends
+// (the client left) is cancelled on the server, and its connection goes
+// back to the pool: replacing it would cost a cold backend.
+func TestAbandonedStatementKeepsItsConnection(t *testing.T) {
+	cfg := dbtest.Config(t)
+	cfg.MaxConns, cfg.MinIdleConns = 1, 1
+	d := dbtest.OpenConfig(t, cfg)
+	pid := func() (p int32) {
+		t.Helper()
+		if err := d.Pool.QueryRow(context.Background(), "SELECT pg_backend_pid()").Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	before := pid()
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		start := time.Now()
+		_, err := d.Pool.Exec(ctx, "SELECT pg_sleep(10)")
+		cancel()
+		if err == nil || time.Since(start) > 2*time.Second {
+			t.Fatalf("abandoned statement: err %v after %s, want an error at once", err, time.Since(start))
+		}
+	}
+	if after := pid(); after != before {
+		t.Errorf("the pool's connection was replaced (backend %d, then %d)", before, after)
+	}
+	if n := d.Pool.Stat().NewConnsCount(); n != 1 {
+		t.Errorf("%d connections made, want 1", n)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -64,6 +66,11 @@ var ExecModes = map[string]pgx.QueryExecMode{
 	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
 }
 
+// cancelGrace is how long a statement whose context ended may take to
+// stop after the cancel request before its connection is closed: a cancel
+// is answered in about a millisecond, a hung server never answers.
+const cancelGrace = 100 * time.Millisecond
+
 // PoolConfig turns c into a pgxpool configuration. It is separate from
 // Open so tests can check the mapping without a server.
 func PoolConfig(c Config) (*pgxpool.Config, error) {
@@ -90,6 +97,17 @@ func PoolConfig(c Config) (*pgxpool.Config, error) {
 	pc.ConnConfig.ConnectTimeout = c.ConnectTimeout
 	pc.ConnConfig.DefaultQueryExecMode = mode
 	pc.ConnConfig.Tracer = c.Tracer
+	// A request whose client leaves mid-query (a closed tab, an htmx poll
+	// replaced by the next) ends its context. pgx would then close the
+	// connection, and the pool would replace it with a cold backend whose
+	// catalog caches, prepared statements and generic plans are all made
+	// again: under load, a burst of such replacements stalled every
+	// request for up to half a second. Instead the server is asked to
+	// cancel the statement and the connection is kept; only a server that
+	// has not answered cancelGrace later loses it, as before.
+	pc.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelGrace}
+	}
 	rp := pc.ConnConfig.RuntimeParams
 	if _, set := rp["application_name"]; !set && c.ApplicationName != "" {
 		rp["application_name"] = c.ApplicationName

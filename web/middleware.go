@@ -167,6 +167,7 @@ func (a *App) securityHeaders(next http.Handler) http.Handler {
 // surviving restarts) with hashed tokens and a strict cookie.
 func newSessionManager(cfg Config, d *db.DB) *scs.SessionManager {
 	s := scs.New()
+	s.Codec = sessionCodec{}
 	store := db.NewSessionStore(d)
 	// The store keeps the user's id next to the data, so that the session
 	// lookup can read the user too (see loadUser).

@@ -86,18 +86,12 @@ type sessionReader struct {
 	bad bool
 }
 
-func (r *sessionReader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.bad, r.b = true, nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *sessionReader) varint() int64   { return readNumber(r, binary.Varint) }
+func (r *sessionReader) uvarint() uint64 { return readNumber(r, binary.Uvarint) }
 
-func (r *sessionReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
+// readNumber reads one number with read (binary.Varint or Uvarint).
+func readNumber[T int64 | uint64](r *sessionReader, read func([]byte) (T, int)) T {
+	v, n := read(r.b)
 	if n <= 0 {
 		r.bad, r.b = true, nil
 		return 0

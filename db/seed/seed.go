@@ -434,8 +434,9 @@ const RareEvery = 50
 // rareParts make the rare surnames: one part of each, chosen by the
 // digits in base 32 of i scrambled (an odd multiple, modulo 2^20, so
 // neighbours look unrelated), so employees 0 to 1,048,575 each get a
-// different one. None starts with a, c, g, q or z, so the common words the tests
-// and the bench search for ("garcia", "ch", "zoe") keep their matches.
+// different one. None starts with a, c, g, q or z, so the common words
+// the tests and the bench search for ("garcia", "ch", "zoe") keep their
+// matches.
 var rareParts = [4][]string{
 	strings.Fields(`Bel Bor Dal Dor Fen Fal Hal Hes Jor Jen Kel Kor Lan Lor Mar Mel
 		Nor Nev Pal Per Ral Ren Sal Sor Tal Tor Val Ver Wen Wil Yar Yel`),

@@ -88,7 +88,7 @@ func benchPages(s sample) []benchPage {
 		{"name", "search a rare name", "/employees?q=" + url.QueryEscape(s.rare.name)},
 		{"email", "search the start of an address", "/employees?q=" + url.QueryEscape(s.rare.email)},
 		// Two searches that show more at a million than at ten thousand:
-		// about 240 people are called Zoe Wong there (2 among ten
+		// about 230 people are called Zoe Wong there (1 among ten
 		// thousand), and "sato.7" also finds the numbers 70000 to 79999.
 		{"commonname", "search a common first and last name", "/employees?q=zoe+wong"},
 		{"emailnumber", "search a surname and a number's start", "/employees?q=sato.7"},
